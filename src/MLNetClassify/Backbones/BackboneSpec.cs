@@ -1,0 +1,89 @@
+namespace MLNetClassify.Backbones;
+
+/// <summary>The channel order a backbone expects.</summary>
+public enum PixelOrder
+{
+    /// <summary>Red, green, blue planes.</summary>
+    Rgb,
+
+    /// <summary>Blue, green, red planes (Caffe and CNTK exports).</summary>
+    Bgr,
+}
+
+/// <summary>Three per-channel values in red, green, blue order.</summary>
+public readonly record struct Rgb(float R, float G, float B)
+{
+    /// <summary>ImageNet mean on a 0–1 scale.</summary>
+    public static Rgb ImageNetMean { get; } = new(0.485f, 0.456f, 0.406f);
+
+    /// <summary>ImageNet standard deviation on a 0–1 scale.</summary>
+    public static Rgb ImageNetStd { get; } = new(0.229f, 0.224f, 0.225f);
+
+    /// <summary>Zero in every channel.</summary>
+    public static Rgb Zero { get; } = new(0, 0, 0);
+
+    /// <summary>One in every channel.</summary>
+    public static Rgb One { get; } = new(1, 1, 1);
+}
+
+/// <summary>
+/// Everything needed to run one pretrained backbone as a featurizer: where its ONNX file is, how pixels are
+/// prepared for it, and which node holds the features. One record per backbone; variants with <c>with</c>.
+/// </summary>
+/// <remarks>
+/// Pixels reach the backbone as ML.NET's ExtractPixels makes them (RGB planes, 0–255). The featurizer graph
+/// then computes, per channel in the backbone's order, (pixel · <see cref="PixelScale"/> − mean) / std, where
+/// mean is <see cref="MeanImage"/> when given (a whole image, as the CNTK export wants) or <see cref="Mean"/>.
+/// </remarks>
+public sealed record BackboneSpec
+{
+    /// <summary>Catalogue name, e.g. "resnet18-cntk".</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The ONNX file: absolute, or relative to the application's base folder.</summary>
+    public required string ModelFile { get; init; }
+
+    /// <summary>Side length of the square input, in pixels.</summary>
+    public int InputSize { get; init; } = 224;
+
+    /// <summary>Channel order the graph expects.</summary>
+    public PixelOrder Order { get; init; } = PixelOrder.Rgb;
+
+    /// <summary>Factor from 0–255 pixels to the graph's scale (1/255 for a 0–1 graph).</summary>
+    public float PixelScale { get; init; } = 1f / 255f;
+
+    /// <summary>Per-channel mean on the graph's scale, subtracted after scaling.</summary>
+    public Rgb Mean { get; init; } = Rgb.ImageNetMean;
+
+    /// <summary>Per-channel standard deviation on the graph's scale.</summary>
+    public Rgb Std { get; init; } = Rgb.ImageNetStd;
+
+    /// <summary>A mean image to subtract instead of <see cref="Mean"/>: an ONNX file and the initializer in it.</summary>
+    public MeanImageSource? MeanImage { get; init; }
+
+    /// <summary>Name of the graph input that takes the prepared image.</summary>
+    public required string InputNode { get; init; }
+
+    /// <summary>Name of the node output that holds the pooled features (N×C×1×1 or N×C).</summary>
+    public required string FeatureNode { get; init; }
+
+    /// <summary>Length of the feature vector (C).</summary>
+    public required int Channels { get; init; }
+
+    /// <summary>Licence of the weights.</summary>
+    public string? Licence { get; init; }
+
+    /// <summary>Where the weights come from.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>The model file as an absolute path.</summary>
+    public string ResolveModelFile() => Resolve(ModelFile);
+
+    internal static string Resolve(string file) =>
+        Path.IsPathRooted(file) ? file : Path.Combine(AppContext.BaseDirectory, file);
+}
+
+/// <summary>An initializer in an ONNX file that holds a mean image (1×3×H×W, in the backbone's channel order).</summary>
+/// <param name="File">The ONNX file: absolute, or relative to the application's base folder.</param>
+/// <param name="Initializer">Name of the initializer tensor.</param>
+public sealed record MeanImageSource(string File, string Initializer);

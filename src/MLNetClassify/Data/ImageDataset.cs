@@ -1,0 +1,112 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetClassify.Data;
+
+/// <summary>Loads labelled images from a folder per label, a manifest file, or memory.</summary>
+public static class ImageDataset
+{
+    /// <summary>File endings read as images (case-insensitive).</summary>
+    public static IReadOnlySet<string> ImageExtensions { get; } =
+        new HashSet<string>([".jpg", ".jpeg", ".png", ".bmp", ".gif"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Every image under <paramref name="directory"/>, labelled by the name of its immediate sub-folder
+    /// (images deeper down take the top sub-folder's name). Sorted by label, then path, ordinally.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="InvalidDataException">No sub-folder holds an image.</exception>
+    public static IReadOnlyList<LabeledImage> FromFolder(string directory)
+    {
+        var root = Path.GetFullPath(directory);
+        if (!Directory.Exists(root))
+            throw new DirectoryNotFoundException($"Data folder not found: {root}");
+        var images = new List<LabeledImage>();
+        foreach (var labelDir in Directory.GetDirectories(root))
+        {
+            string label = Path.GetFileName(labelDir);
+            images.AddRange(Directory.EnumerateFiles(labelDir, "*", SearchOption.AllDirectories)
+                .Where(IsImageFile)
+                .Select(f => new LabeledImage(f, label)));
+        }
+        if (images.Count == 0)
+            throw new InvalidDataException($"No images in {root}: expected one sub-folder per label holding {string.Join(" ", ImageExtensions)} files.");
+        return Sort(images);
+    }
+
+    /// <summary>
+    /// Images listed in a manifest: a header naming a <c>path</c> and a <c>label</c> column (any order, other
+    /// columns ignored), tab-separated when the header has a tab, else comma-separated. Relative paths are
+    /// resolved against <paramref name="baseDirectory"/>, by default the manifest's folder.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The manifest does not exist.</exception>
+    /// <exception cref="InvalidDataException">A header column is missing or a line is malformed; the message names the line.</exception>
+    public static IReadOnlyList<LabeledImage> FromManifest(string manifestPath, string? baseDirectory = null)
+    {
+        if (!File.Exists(manifestPath))
+            throw new FileNotFoundException($"Manifest not found: {manifestPath}", manifestPath);
+        baseDirectory ??= Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+        using var reader = new StreamReader(manifestPath);
+        string header = reader.ReadLine() ?? throw new InvalidDataException($"{manifestPath}: empty manifest.");
+        char separator = header.Contains('\t') ? '\t' : ',';
+        var columns = header.Split(separator).Select(c => c.Trim().ToLowerInvariant()).ToList();
+        int pathIndex = columns.IndexOf("path"), labelIndex = columns.IndexOf("label");
+        if (pathIndex < 0 || labelIndex < 0)
+            throw new InvalidDataException($"{manifestPath}: the header must name 'path' and 'label' columns; found: {header}");
+        var images = new List<LabeledImage>();
+        int lineNumber = 1;
+        for (string? line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var fields = line.Split(separator);
+            if (fields.Length <= Math.Max(pathIndex, labelIndex))
+                throw new InvalidDataException($"{manifestPath}:{lineNumber}: expected {columns.Count} fields, found {fields.Length}.");
+            string path = fields[pathIndex].Trim(), label = fields[labelIndex].Trim();
+            if (path.Length == 0 || label.Length == 0)
+                throw new InvalidDataException($"{manifestPath}:{lineNumber}: empty path or label.");
+            images.Add(new LabeledImage(Path.GetFullPath(Path.Combine(baseDirectory, path)), label));
+        }
+        return images;
+    }
+
+    /// <summary>An IDataView with columns ImagePath (text) and Label (text).</summary>
+    public static IDataView ToDataView(MLContext mlContext, IEnumerable<LabeledImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return mlContext.Data.LoadFromEnumerable(images.Select(i => new LabeledImage(i.ImagePath, i.Label)).ToList());
+    }
+
+    /// <summary>
+    /// An IDataView with columns Image (<see cref="MLImage"/>) and Label, decoding each encoded image.
+    /// The caller keeps ownership of nothing: the decoded images live as long as the returned rows.
+    /// </summary>
+    /// <exception cref="InvalidDataException">An item cannot be decoded; the message names its index.</exception>
+    public static IDataView FromEncodedImages(MLContext mlContext, IEnumerable<(Stream Image, string Label)> images)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        var rows = new List<InMemoryImage>();
+        int index = 0;
+        foreach (var (stream, label) in images)
+        {
+            try
+            {
+                rows.Add(new InMemoryImage { Image = MLImage.CreateFromStream(stream), Label = label });
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+            {
+                throw new InvalidDataException($"In-memory image #{index} (label '{label}') cannot be decoded: {e.Message}", e);
+            }
+            index++;
+        }
+        return mlContext.Data.LoadFromEnumerable(rows);
+    }
+
+    /// <summary>Whether <paramref name="path"/> ends in an image extension.</summary>
+    public static bool IsImageFile(string path) => ImageExtensions.Contains(Path.GetExtension(path));
+
+    internal static List<LabeledImage> Sort(IEnumerable<LabeledImage> images) => images
+        .OrderBy(i => i.Label, StringComparer.Ordinal)
+        .ThenBy(i => i.ImagePath, StringComparer.Ordinal)
+        .ToList();
+}

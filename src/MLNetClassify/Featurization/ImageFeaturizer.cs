@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.ML;
+using Microsoft.ML.OnnxRuntime;
+using MLNetClassify.Backbones;
+using MLNetClassify.Images;
+
+namespace MLNetClassify.Featurization;
+
+/// <summary>Options for <see cref="ImageFeaturizer"/>.</summary>
+public sealed record FeaturizerOptions
+{
+    /// <summary>Images per ONNX Runtime call. On CPU 8 is as good as any (ResNet18: ~51 img/s against ~48 at 1).</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Threads that decode and resize images; 0 means one per core.</summary>
+    public int DecodeThreads { get; init; }
+
+    /// <summary>ONNX Runtime intra-op threads; 0 means one per core.</summary>
+    public int InferenceThreads { get; init; }
+}
+
+/// <summary>One image that could not be featurized, and why.</summary>
+/// <param name="Index">Its position in the input list.</param>
+/// <param name="Source">The path or name of the image.</param>
+/// <param name="Reason">What went wrong.</param>
+public sealed record SkippedImage(int Index, string Source, string Reason);
+
+/// <summary>Progress of a featurization run.</summary>
+/// <param name="Done">Images processed so far (skips included).</param>
+/// <param name="Total">Images to process.</param>
+/// <param name="ImagesPerSecond">Throughput so far.</param>
+public sealed record FeaturizationProgress(int Done, int Total, double ImagesPerSecond);
+
+/// <summary>Features for the images that could be read.</summary>
+/// <param name="Features">One row per featurized image.</param>
+/// <param name="SourceIndices">For each row, the image's position in the input list.</param>
+/// <param name="Skipped">Images that could not be read, with reasons.</param>
+/// <param name="Elapsed">Wall time of the run.</param>
+public sealed record FeaturizationResult(FeatureMatrix Features, int[] SourceIndices, IReadOnlyList<SkippedImage> Skipped, TimeSpan Elapsed)
+{
+    /// <summary>Images (featurized or skipped) per second of wall time.</summary>
+    public double ImagesPerSecond => (Features.Rows + Skipped.Count) / Math.Max(Elapsed.TotalSeconds, 1e-9);
+}
+
+/// <summary>
+/// Batched featurization: images are decoded and resized on all cores (stock ML.NET image transforms, one
+/// PredictionEngine per thread) into pooled batch buffers, which a bounded channel hands to one ONNX Runtime
+/// session running the backbone's featurizer graph a batch per call. Unreadable images are reported, not fatal.
+/// </summary>
+/// <remarks>Owns a native ONNX Runtime session: dispose it.</remarks>
+public sealed class ImageFeaturizer : IDisposable
+{
+    private readonly MLContext _mlContext;
+    private readonly BackboneSpec _backbone;
+    private readonly FeaturizerOptions _options;
+    private readonly InferenceSession _session;
+    private readonly int _pixelsPerImage;
+    private bool _disposed;
+
+    /// <summary>Loads <paramref name="backbone"/> into an ONNX Runtime session.</summary>
+    /// <exception cref="FileNotFoundException">The backbone's file is missing.</exception>
+    public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
+    {
+        _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
+        _backbone = backbone ?? throw new ArgumentNullException(nameof(backbone));
+        _options = options ?? new FeaturizerOptions();
+        if (_options.BatchSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), _options.BatchSize, "BatchSize must be positive.");
+        _pixelsPerImage = 3 * backbone.InputSize * backbone.InputSize;
+        int threads = _options.InferenceThreads > 0 ? _options.InferenceThreads : Environment.ProcessorCount;
+        _session = OrtSessions.Create(FeaturizerGraph.Build(backbone), threads);
+    }
+
+    /// <summary>The backbone this featurizer runs.</summary>
+    public BackboneSpec Backbone => _backbone;
+
+    /// <summary>Featurizes <paramref name="images"/> in order; unreadable ones land in <see cref="FeaturizationResult.Skipped"/>.</summary>
+    /// <exception cref="OperationCanceledException">Cancelled; no partial result is returned.</exception>
+    public FeaturizationResult Featurize(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(images);
+        var clock = Stopwatch.StartNew();
+        int d = _backbone.Channels;
+        var features = new float[images.Count * d];
+        var ok = new bool[images.Count];
+        var skipped = new List<SkippedImage>();
+        using var readers = new PixelReaders(_mlContext, _backbone.InputSize);
+        var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+        var free = new Stack<float[]>();
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producer = Task.Run(() => Produce(images, readers, channel.Writer, free, cts.Token), cts.Token);
+        int done = 0;
+        try
+        {
+            foreach (var batch in channel.Reader.ReadAllAsync(cts.Token).ToBlockingEnumerable(cts.Token))
+            {
+                Run(batch, features, ok, d);
+                lock (skipped) skipped.AddRange(batch.Skipped);
+                lock (free) free.Push(batch.Buffer);
+                done += batch.Count;
+                progress?.Report(new FeaturizationProgress(done, images.Count, done / clock.Elapsed.TotalSeconds));
+            }
+            producer.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            cts.Cancel();
+            try { producer.Wait(); } catch (AggregateException) { }
+            throw;
+        }
+
+        var indices = Enumerable.Range(0, images.Count).Where(i => ok[i]).ToArray();
+        var matrix = new FeatureMatrix(features, images.Count, d).Select(indices);
+        skipped.Sort((a, b) => a.Index.CompareTo(b.Index));
+        return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed);
+    }
+
+    private void Produce(IReadOnlyList<ImageSource> images, PixelReaders readers, ChannelWriter<Batch> writer, Stack<float[]> free, CancellationToken token)
+    {
+        var parallel = new ParallelOptions
+        {
+            MaxDegreeOfParallelism = _options.DecodeThreads > 0 ? _options.DecodeThreads : Environment.ProcessorCount,
+            CancellationToken = token,
+        };
+        try
+        {
+            for (int start = 0; start < images.Count; start += _options.BatchSize)
+            {
+                int count = Math.Min(_options.BatchSize, images.Count - start);
+                float[]? buffer;
+                lock (free) free.TryPop(out buffer);
+                var batch = new Batch(start, count, buffer ?? new float[_options.BatchSize * _pixelsPerImage]);
+                Parallel.For(0, count, parallel, slot =>
+                {
+                    var error = readers.TryRead(images[start + slot], batch.Buffer.AsSpan(slot * _pixelsPerImage, _pixelsPerImage));
+                    if (error is null)
+                        batch.Ok[slot] = true;
+                    else
+                        lock (batch.Skipped) batch.Skipped.Add(new SkippedImage(start + slot, images[start + slot].Name, error));
+                });
+                writer.WriteAsync(batch, token).AsTask().GetAwaiter().GetResult();
+            }
+            writer.Complete();
+        }
+        catch (Exception e)
+        {
+            writer.Complete(e);
+        }
+    }
+
+    private void Run(Batch batch, float[] features, bool[] ok, int d)
+    {
+        // Compact readable images to the front so one call covers them all.
+        int n = 0;
+        var rows = new int[batch.Count];
+        for (int slot = 0; slot < batch.Count; slot++)
+        {
+            if (!batch.Ok[slot]) continue;
+            if (n != slot)
+                batch.Buffer.AsSpan(slot * _pixelsPerImage, _pixelsPerImage).CopyTo(batch.Buffer.AsSpan(n * _pixelsPerImage, _pixelsPerImage));
+            rows[n++] = batch.Start + slot;
+        }
+        if (n == 0) return;
+
+        var memory = new Memory<float>(batch.Buffer, 0, n * _pixelsPerImage);
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, [n, 3, _backbone.InputSize, _backbone.InputSize]);
+        using var outputs = _session.Run(new RunOptions(), [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
+        var values = outputs[0].GetTensorDataAsSpan<float>();
+        for (int i = 0; i < n; i++)
+        {
+            values.Slice(i * d, d).CopyTo(features.AsSpan(rows[i] * d, d));
+            ok[rows[i]] = true;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _session.Dispose();
+    }
+
+    private sealed class Batch(int start, int count, float[] buffer)
+    {
+        public int Start { get; } = start;
+        public int Count { get; } = count;
+        public float[] Buffer { get; } = buffer;
+        public bool[] Ok { get; } = new bool[count];
+        public List<SkippedImage> Skipped { get; } = [];
+    }
+}

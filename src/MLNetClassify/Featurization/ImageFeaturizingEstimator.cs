@@ -1,0 +1,61 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Backbones;
+using MLNetClassify.Images;
+
+namespace MLNetClassify.Featurization;
+
+/// <summary>
+/// Row-by-row featurization as a pipeline step: (load) → resize → pixels → the backbone's featurizer graph,
+/// all stock ML.NET transforms, so the fitted chain saves into the model zip (ONNX graph included) and reloads
+/// with stock <c>mlContext.Model.Load</c>. For bulk work use <see cref="ImageFeaturizer"/>, which batches.
+/// </summary>
+public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITransformer>>
+{
+    private readonly MLContext _mlContext;
+    private readonly string _outputColumnName;
+    private readonly string _inputColumnName;
+    private readonly string? _imageFolder;
+
+    internal ImageFeaturizingEstimator(MLContext mlContext, string outputColumnName, string inputColumnName, BackboneSpec backbone, string? imageFolder)
+    {
+        _mlContext = mlContext;
+        _outputColumnName = outputColumnName;
+        _inputColumnName = inputColumnName;
+        Backbone = backbone;
+        _imageFolder = imageFolder;
+    }
+
+    /// <summary>The backbone this step runs.</summary>
+    public BackboneSpec Backbone { get; }
+
+    /// <inheritdoc/>
+    public TransformerChain<ITransformer> Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var column = input.Schema.GetColumnOrNull(_inputColumnName)
+            ?? throw new ArgumentException($"Input has no column '{_inputColumnName}'.", nameof(input));
+        var fitted = Chain(column.Type is TextDataViewType).Fit(input);
+        // The chain's static type depends on its last step; flatten it into a chain of ITransformer.
+        return new TransformerChain<ITransformer>(((IEnumerable<ITransformer>)fitted).ToArray());
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var column = inputSchema.FirstOrDefault(c => c.Name == _inputColumnName);
+        if (column.Name is null)
+            throw new ArgumentException($"Input has no column '{_inputColumnName}'.", nameof(inputSchema));
+        return Chain(column.ItemType is TextDataViewType).GetOutputSchema(inputSchema);
+    }
+
+    internal IEstimator<ITransformer> Chain(bool inputIsPath)
+    {
+        var chain = ImagePreparation.Estimators(_mlContext, _inputColumnName, inputIsPath, Backbone.InputSize, _imageFolder)
+            .Append(_mlContext.Transforms.ApplyOnnxModel(
+                [FeaturizerGraph.OutputName], [ImagePreparation.PixelsColumn], new MemoryStream(FeaturizerGraph.Build(Backbone))));
+        return _outputColumnName == FeaturizerGraph.OutputName
+            ? chain
+            : chain.Append(_mlContext.Transforms.CopyColumns(_outputColumnName, FeaturizerGraph.OutputName));
+    }
+}

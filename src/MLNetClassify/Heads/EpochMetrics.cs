@@ -1,0 +1,20 @@
+namespace MLNetClassify.Heads;
+
+/// <summary>What one epoch of head training achieved.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="TrainLoss">Mean cross-entropy over the training rows during the epoch (before the L2 term).</param>
+/// <param name="TrainAccuracy">Fraction of training rows classified correctly during the epoch.</param>
+/// <param name="ValidationLoss">Mean cross-entropy on the held-out rows after the epoch; null without validation.</param>
+/// <param name="ValidationAccuracy">Accuracy on the held-out rows after the epoch; null without validation.</param>
+/// <param name="LearningRate">The rate used in the epoch.</param>
+/// <param name="IsBest">Whether these weights are the best so far (lowest validation loss).</param>
+/// <param name="Phase">"train" while choosing epochs, "refit" while retraining on all rows.</param>
+public sealed record EpochMetrics(
+    int Epoch,
+    double TrainLoss,
+    double TrainAccuracy,
+    double? ValidationLoss,
+    double? ValidationAccuracy,
+    double LearningRate,
+    bool IsBest,
+    string Phase = "train");

@@ -1,0 +1,80 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using MLNetClassify.Featurization;
+using MLNetClassify.Persistence;
+
+namespace MLNetClassify.Heads;
+
+/// <summary>
+/// Trains a softmax head on a feature column and returns ML.NET's stock multiclass prediction transformer
+/// (Score in key order, PredictedLabel as a key), which saves and reloads with stock ML.NET.
+/// </summary>
+public sealed class SoftmaxHeadEstimator : IEstimator<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>
+{
+    private readonly MLContext _mlContext;
+    private readonly string _labelColumnName;
+    private readonly string _featureColumnName;
+    private readonly SoftmaxHeadOptions _options;
+
+    internal SoftmaxHeadEstimator(MLContext mlContext, string labelColumnName, string featureColumnName, SoftmaxHeadOptions? options)
+    {
+        _mlContext = mlContext;
+        _labelColumnName = labelColumnName;
+        _featureColumnName = featureColumnName;
+        _options = options ?? new SoftmaxHeadOptions();
+        _options.Validate();
+    }
+
+    /// <summary>The last <see cref="Fit"/>'s training history; null before the first.</summary>
+    public SoftmaxHeadResult? LastResult { get; private set; }
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The label is not a key column, the features not a known-size float vector, or no row has a label.</exception>
+    public MulticlassPredictionTransformer<MaximumEntropyModelParameters> Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var (features, labels, classes) = ReadRows(input, _labelColumnName, _featureColumnName);
+        var result = new SoftmaxHeadTrainer(_options).Train(features, labels, classes);
+        LastResult = result;
+        return StockSoftmaxLayer.Create(_mlContext, result.Model, input.Schema, _featureColumnName, _labelColumnName);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        // Same outputs as ML.NET's own softmax-regression trainer, whose transformer this estimator emits.
+        _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_labelColumnName, _featureColumnName).GetOutputSchema(inputSchema);
+
+    /// <summary>Reads features and 0-based class indices; rows with a missing label (key 0) are left out.</summary>
+    internal static (FeatureMatrix Features, int[] Labels, int Classes) ReadRows(IDataView input, string labelColumnName, string featureColumnName)
+    {
+        var label = input.Schema.GetColumnOrNull(labelColumnName)
+            ?? throw new ArgumentException($"Input has no label column '{labelColumnName}'.", nameof(input));
+        if (label.Type is not KeyDataViewType key)
+            throw new ArgumentException($"Label column '{labelColumnName}' is {label.Type}, not a key: map it first with mlContext.Transforms.Conversion.MapValueToKey.", nameof(input));
+        var feature = input.Schema.GetColumnOrNull(featureColumnName)
+            ?? throw new ArgumentException($"Input has no feature column '{featureColumnName}'.", nameof(input));
+        if (feature.Type is not VectorDataViewType { ItemType: NumberDataViewType n, IsKnownSize: true } vector || n.RawType != typeof(float))
+            throw new ArgumentException($"Feature column '{featureColumnName}' is {feature.Type}, not a known-size vector of Single.", nameof(input));
+
+        int d = vector.Size;
+        var values = new List<float>();
+        var labels = new List<int>();
+        using var cursor = input.GetRowCursor([label, feature]);
+        var getLabel = cursor.GetGetter<uint>(label);
+        var getFeatures = cursor.GetGetter<VBuffer<float>>(feature);
+        uint k = 0;
+        VBuffer<float> buffer = default;
+        while (cursor.MoveNext())
+        {
+            getLabel(ref k);
+            if (k == 0) continue;
+            getFeatures(ref buffer);
+            labels.Add((int)k - 1);
+            foreach (float v in buffer.DenseValues()) values.Add(v);
+        }
+        if (labels.Count == 0)
+            throw new ArgumentException($"No row of the input has a label in '{labelColumnName}'.", nameof(input));
+        return (new FeatureMatrix(values.ToArray(), labels.Count, d), labels.ToArray(), checked((int)key.Count));
+    }
+}

@@ -1,0 +1,155 @@
+using System.Numerics.Tensors;
+using MLNetClassify.Featurization;
+using MLNetClassify.Numerics;
+
+namespace MLNetClassify.Heads;
+
+/// <summary>The outcome of training a softmax head.</summary>
+/// <param name="Model">The weights to use (the best epoch's, or the refit's).</param>
+/// <param name="BestEpoch">The epoch whose validation loss was lowest (the last epoch without validation).</param>
+/// <param name="History">One entry per epoch run, refit epochs included.</param>
+public sealed record SoftmaxHeadResult(SoftmaxHeadModel Model, int BestEpoch, IReadOnlyList<EpochMetrics> History);
+
+/// <summary>
+/// Trains a fully connected layer + softmax on fixed features with mini-batch SGD (Adam or momentum),
+/// L2, a learning-rate schedule and early stopping on a held-out fraction. Deterministic for a seed:
+/// all arithmetic runs on one thread in a fixed order.
+/// </summary>
+public sealed partial class SoftmaxHeadTrainer
+{
+    private readonly SoftmaxHeadOptions _options;
+
+    /// <summary>Creates a trainer; null options mean the defaults.</summary>
+    public SoftmaxHeadTrainer(SoftmaxHeadOptions? options = null)
+    {
+        _options = options ?? new SoftmaxHeadOptions();
+        _options.Validate();
+    }
+
+    /// <summary>Trains on <paramref name="features"/> with class indices <paramref name="labels"/> in [0, classes).</summary>
+    /// <exception cref="ArgumentException">Sizes disagree, a label is out of range, or a feature is not finite.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled through <paramref name="cancellationToken"/>.</exception>
+    public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (classes < 2)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier needs at least two classes.");
+        if (labels.Count != features.Rows)
+            throw new ArgumentException($"{labels.Count} labels for {features.Rows} feature rows.", nameof(labels));
+        if (features.Rows == 0)
+            throw new ArgumentException("No training rows.", nameof(features));
+        for (int i = 0; i < labels.Count; i++)
+            if ((uint)labels[i] >= (uint)classes)
+                throw new ArgumentException($"Label {labels[i]} of row {i} is outside [0, {classes}).", nameof(labels));
+        if (!TensorPrimitives.IsFiniteAll<float>(features.Values))
+            throw new ArgumentException("Features contain NaN or infinity.", nameof(features));
+
+        var all = Enumerable.Range(0, features.Rows).ToArray();
+        var (train, validation) = _options.ValidationFraction > 0
+            ? StratifiedHoldout(labels, classes, _options.ValidationFraction, _options.Seed)
+            : (all, Array.Empty<int>());
+
+        var history = new List<EpochMetrics>();
+        var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, cancellationToken);
+        if (validation.Length == 0 || !_options.RefitOnAllRows)
+            return new SoftmaxHeadResult(first.Model, first.BestEpoch, history);
+
+        var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, cancellationToken);
+        return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
+    }
+
+    private (SoftmaxHeadModel Model, int BestEpoch) RunEpochs(
+        FeatureMatrix features, IReadOnlyList<int> labels, int classes, int[] train, int[] validation,
+        string phase, int epochs, List<EpochMetrics> history, CancellationToken cancellationToken)
+    {
+        int d = features.Dimensions;
+        var scaler = Standardizer.Fit(features, train, _options.Standardize);
+        var x = scaler.Apply(features);
+
+        // Parameters as one flat vector: W (classes × d, row-major) then b (classes).
+        int wSize = classes * d;
+        var theta = new float[wSize + classes];
+        var grad = new float[theta.Length];
+        var best = (float[])theta.Clone();
+        var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);
+        var rng = new Random(_options.Seed);
+        var order = (int[])train.Clone();
+        var logits = new float[classes];
+        var stopping = new EarlyStopping(_options.EarlyStoppingPatience);
+        int bestEpoch = 0;
+
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            float lr = Schedules.Rate(_options.Schedule, _options.LearningRate, epoch, _options.Epochs);
+            rng.Shuffle(order);
+            double lossSum = 0;
+            int correct = 0;
+            for (int start = 0; start < order.Length; start += _options.BatchSize)
+            {
+                int count = Math.Min(_options.BatchSize, order.Length - start);
+                Array.Clear(grad);
+                for (int i = start; i < start + count; i++)
+                {
+                    int row = order[i];
+                    var xi = x.Row(row);
+                    ComputeLogits(theta, xi, classes, d, logits);
+                    if (ArgMax(logits) == labels[row]) correct++;
+                    lossSum += Kernels.CrossEntropyWithGradient(logits, labels[row], logits);
+                    for (int k = 0; k < classes; k++)
+                        TensorPrimitives.MultiplyAdd(xi, logits[k], grad.AsSpan(k * d, d), grad.AsSpan(k * d, d));
+                    TensorPrimitives.Add(grad.AsSpan(wSize), logits, grad.AsSpan(wSize));
+                }
+                TensorPrimitives.Multiply(grad, 1f / count, grad);
+                // d/dW of λ/2·‖W‖² is λ·W; biases are not penalised.
+                TensorPrimitives.MultiplyAdd(theta.AsSpan(0, wSize), _options.L2, grad.AsSpan(0, wSize), grad.AsSpan(0, wSize));
+                optimizer.Step(theta, grad, lr);
+            }
+
+            double? valLoss = null, valAcc = null;
+            bool isBest = true;
+            if (validation.Length > 0)
+            {
+                (valLoss, valAcc) = Evaluate(theta, x, labels, validation, classes, d);
+                isBest = stopping.Report(epoch, valLoss.Value);
+            }
+            if (isBest)
+            {
+                theta.CopyTo(best, 0);
+                bestEpoch = epoch + 1;
+            }
+            var metrics = new EpochMetrics(epoch + 1, lossSum / order.Length, (double)correct / order.Length, valLoss, valAcc, lr, isBest, phase);
+            history.Add(metrics);
+            _options.Progress?.Report(metrics);
+            if (validation.Length > 0 && stopping.ShouldStop)
+                break;
+        }
+
+        return (scaler.Fold(best, classes), bestEpoch);
+    }
+
+    private static void ComputeLogits(float[] theta, ReadOnlySpan<float> x, int classes, int d, Span<float> logits)
+    {
+        int wSize = classes * d;
+        for (int k = 0; k < classes; k++)
+            logits[k] = TensorPrimitives.Dot(theta.AsSpan(k * d, d), x) + theta[wSize + k];
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values) => TensorPrimitives.IndexOfMax(values);
+
+    private static (double Loss, double Accuracy) Evaluate(float[] theta, FeatureMatrix x, IReadOnlyList<int> labels, int[] rows, int classes, int d)
+    {
+        var logits = new float[classes];
+        double loss = 0;
+        int correct = 0;
+        foreach (int row in rows)
+        {
+            ComputeLogits(theta, x.Row(row), classes, d, logits);
+            if (ArgMax(logits) == labels[row]) correct++;
+            Kernels.LogSoftmax(logits, logits);
+            loss -= logits[labels[row]];
+        }
+        return (loss / rows.Length, (double)correct / rows.Length);
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.ML;
+using MLNetClassify.Backbones;
+using MLNetClassify.Featurization;
+using MLNetClassify.Heads;
+using MLNetClassify.Training;
+
+namespace MLNetClassify;
+
+/// <summary>
+/// Everything MLNetClassify adds to ML.NET, in one place: <c>mlContext.ImageClassification()</c>.
+/// </summary>
+public sealed class ImageClassificationCatalog
+{
+    private readonly MLContext _mlContext;
+
+    internal ImageClassificationCatalog(MLContext mlContext) => _mlContext = mlContext;
+
+    /// <summary>
+    /// Image in, backbone features out, one row at a time (stock transforms; saved inside the model).
+    /// </summary>
+    /// <param name="outputColumnName">Feature column to add (a vector of the backbone's channel count).</param>
+    /// <param name="inputColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column; defaults to "ImagePath".</param>
+    /// <param name="backbone">The backbone; the embedded ResNet18 by default.</param>
+    /// <param name="imageFolder">Folder for relative paths; null when paths are absolute.</param>
+    public ImageFeaturizingEstimator FeaturizeImages(string outputColumnName = "Features", string? inputColumnName = null, BackboneSpec? backbone = null, string? imageFolder = null) =>
+        new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder);
+
+    /// <summary>A fully connected softmax layer trained on a feature column, emitted as ML.NET's stock softmax-regression transformer.</summary>
+    /// <param name="labelColumnName">Key column with the labels.</param>
+    /// <param name="featureColumnName">Known-size float vector column.</param>
+    /// <param name="options">Training options; defaults when null.</param>
+    public SoftmaxHeadEstimator SoftmaxHead(string labelColumnName = "Label", string featureColumnName = "Features", SoftmaxHeadOptions? options = null) =>
+        new(_mlContext, labelColumnName, featureColumnName, options);
+
+    /// <summary>
+    /// Image + label key → pretrained features (batched while training) → softmax head, in one estimator.
+    /// </summary>
+    /// <param name="labelColumnName">Key column with the labels.</param>
+    /// <param name="imageColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column.</param>
+    public ImageClassifierEstimator Classifier(string labelColumnName = "Label", string imageColumnName = "ImagePath") =>
+        Classifier(new ImageClassifierOptions { LabelColumnName = labelColumnName, ImageColumnName = imageColumnName });
+
+    /// <summary>Image + label key → pretrained features → softmax head, with every option.</summary>
+    public ImageClassifierEstimator Classifier(ImageClassifierOptions options) => new(_mlContext, options);
+
+    /// <summary>A batched featurizer for bulk work outside a pipeline (owns an ONNX Runtime session: dispose it).</summary>
+    public ImageFeaturizer CreateFeaturizer(BackboneSpec? backbone = null, FeaturizerOptions? options = null) =>
+        new(_mlContext, backbone ?? BackboneCatalog.ResNet18, options);
+}

@@ -1,0 +1,67 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetClassify.Images;
+
+/// <summary>
+/// Turns images into pixel planes with the stock transforms of <see cref="ImagePreparation"/>, one
+/// PredictionEngine per thread (they are not thread-safe), and says why when an image cannot be read.
+/// </summary>
+internal sealed class PixelReaders : IDisposable
+{
+    private readonly ThreadLocal<PredictionEngine<PathRow, PixelsRow>> _fromPath;
+    private readonly ThreadLocal<PredictionEngine<ImageRow, PixelsRow>> _fromImage;
+    private readonly ThreadLocal<PixelsRow> _output = new(() => new PixelsRow());
+
+    public PixelReaders(MLContext mlContext, int size)
+    {
+        var empty = mlContext.Data.LoadFromEnumerable(Array.Empty<PathRow>());
+        var pathModel = ImagePreparation.Estimators(mlContext, nameof(PathRow.ImagePath), inputIsPath: true, size).Fit(empty);
+        var emptyImages = mlContext.Data.LoadFromEnumerable(Array.Empty<ImageRow>());
+        var imageModel = ImagePreparation.Estimators(mlContext, nameof(ImageRow.Image), inputIsPath: false, size).Fit(emptyImages);
+        _fromPath = new(() => mlContext.Model.CreatePredictionEngine<PathRow, PixelsRow>(pathModel), trackAllValues: true);
+        _fromImage = new(() => mlContext.Model.CreatePredictionEngine<ImageRow, PixelsRow>(imageModel), trackAllValues: true);
+    }
+
+    /// <summary>Writes the image's pixel planes to <paramref name="destination"/>; returns null, or why it failed.</summary>
+    public string? TryRead(ImageSource source, Span<float> destination)
+    {
+        var output = _output.Value!;
+        try
+        {
+            if (source.Path is { } path)
+            {
+                if (!File.Exists(path))
+                    return "file not found";
+                _fromPath.Value!.Predict(new PathRow { ImagePath = path }, ref output);
+            }
+            else
+            {
+                _fromImage.Value!.Predict(new ImageRow { Image = source.Image }, ref output);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return $"not a readable image ({FirstLine(e.Message)})";
+        }
+        if (output.Pixels.Length != destination.Length)
+            return $"decoded to {output.Pixels.Length} values, expected {destination.Length}";
+        output.Pixels.CopyTo(destination);
+        return null;
+    }
+
+    private static string FirstLine(string message)
+    {
+        int end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
+    }
+
+    public void Dispose()
+    {
+        foreach (var engine in _fromPath.Values) engine.Dispose();
+        foreach (var engine in _fromImage.Values) engine.Dispose();
+        _fromPath.Dispose();
+        _fromImage.Dispose();
+        _output.Dispose();
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.ML;
+
+namespace MLNetClassify.Persistence;
+
+/// <summary>Writes files so that readers see the old file or the complete new one, never a half-written one.</summary>
+public static class AtomicFile
+{
+    /// <summary>
+    /// Calls <paramref name="write"/> on a temporary file beside <paramref name="path"/>, flushes it to disk,
+    /// then renames it over <paramref name="path"/>. On failure or cancellation the temporary file is removed
+    /// and any existing file is left as it was.
+    /// </summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Saves an ML.NET model with <c>mlContext.Model.Save</c>, atomically.</summary>
+    public static void SaveModel(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path) =>
+        Write(path, stream => mlContext.Model.Save(model, inputSchema, stream));
+
+    private static void TryDelete(string file)
+    {
+        try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
