@@ -1,5 +1,3 @@
-using Microsoft.ML;
-
 namespace MLNetClassify.Persistence;
 
 /// <summary>Writes files so that readers see the old file or the complete new one, never a half-written one.</summary>
@@ -31,10 +29,6 @@ public static class AtomicFile
             throw;
         }
     }
-
-    /// <summary>Saves an ML.NET model with <c>mlContext.Model.Save</c>, atomically.</summary>
-    public static void SaveModel(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path) =>
-        Write(path, stream => mlContext.Model.Save(model, inputSchema, stream));
 
     private static void TryDelete(string file)
     {

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using MLNetClassify.Data;
+
+namespace MLNetClassify.Cli.Commands;
+
+/// <summary>Options several verbs share, and how they turn into data.</summary>
+internal static class CommonOptions
+{
+    public static Option<string> Data(string description = "Folder with one sub-folder of images per label.") =>
+        new("--data") { Description = description, Required = true };
+
+    public static Option<string> Model(string description) => new("--model") { Description = description, Required = true };
+
+    public static Option<string?> Split() => new("--split")
+    {
+        Description = "Split file (tab-separated, header 'set<TAB>label<TAB>path', paths relative to --data).",
+    };
+
+    public static Option<bool> Json() => new("--json") { Description = "Print results as JSON (the last stdout line)." };
+
+    /// <summary>Exit code for bad input that was reported.</summary>
+    public const int InputError = 2;
+
+    /// <summary>Exit code after Ctrl-C (128 + SIGINT).</summary>
+    public const int Cancelled = 130;
+
+    /// <summary>Runs a verb body, turning expected failures into a one-line message and an exit code.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (OperationCanceledException)
+        {
+            Output.Step("cancelled: nothing was written.");
+            return Cancelled;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            System.Console.Error.WriteLine($"error: {e.Message}");
+            return InputError;
+        }
+    }
+
+    /// <summary>The split the user asked for: a split file, else a stratified split of the folder.</summary>
+    public static DataSplit LoadSplit(string dataDirectory, string? splitFile, double testFraction, ulong seed) =>
+        splitFile is null
+            ? DataSplit.Stratified(ImageDataset.FromFolder(dataDirectory), testFraction, seed)
+            : DataSplit.ReadFile(splitFile, dataDirectory);
+}

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Microsoft.ML;
+using MLNetClassify.Data;
+using MLNetClassify.Images;
+using MLNetClassify.Persistence;
+using MLNetClassify.Training;
+
+namespace MLNetClassify.Cli.Commands;
+
+/// <summary><c>predict</c>: a saved model on image files or folders, through PredictionEngine.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model("The model zip to predict with.");
+        var paths = new Argument<string[]>("paths") { Description = "Image files or folders (searched recursively).", Arity = ArgumentArity.OneOrMore };
+        var top = new Option<int>("--top") { Description = "How many labels to list per image.", DefaultValueFactory = _ => 3 };
+        var json = CommonOptions.Json();
+        var command = new Command("predict", "Predict labels for images with a saved model.") { model, paths, top, json };
+        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
+            Run(result.GetValue(model)!, result.GetValue(paths)!, Math.Max(1, result.GetValue(top)), result.GetValue(json), token))));
+        return command;
+    }
+
+    internal static int Run(string modelPath, IReadOnlyList<string> paths, int top, bool json, CancellationToken token)
+    {
+        var mlContext = new MLContext(1);
+        var model = ModelFiles.Load(mlContext, modelPath);
+        var classes = ModelInfo.Classes(mlContext, model);
+        var files = Expand(paths);
+        using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Prediction>(model);
+        int predicted = 0;
+        foreach (var file in files)
+        {
+            token.ThrowIfCancellationRequested();
+            if (ImageCheck.Problem(file) is { } problem)
+            {
+                Output.Warn($"skipped {file}: {problem}");
+                if (json) Output.JsonLine(new { path = file, error = problem });
+                continue;
+            }
+            var p = engine.Predict(new LabeledImage(file, ""));
+            var ranked = p.Score.Select((s, i) => (label: classes[i], score: s)).OrderByDescending(x => x.score).Take(top).ToList();
+            if (json)
+                Output.JsonLine(new { path = file, label = p.PredictedLabelValue, score = p.Score.Max(), top = ranked.Select(r => new { r.label, r.score }) });
+            else
+                Console.WriteLine($"{file}\t{p.PredictedLabelValue}\t{p.Score.Max():F4}\t{string.Join("  ", ranked.Select(r => $"{r.label}={r.score:F3}"))}");
+            predicted++;
+        }
+        if (predicted == 0)
+            throw new ArgumentException($"No readable image among {files.Count} file(s).");
+        return 0;
+    }
+
+    /// <summary>Files as given; folders expanded to their image files, sorted.</summary>
+    internal static List<string> Expand(IEnumerable<string> paths)
+    {
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+                files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ImageDataset.IsImageFile).Order(StringComparer.Ordinal));
+            else
+                files.Add(path);
+        }
+        return files;
+    }
+
+    /// <summary>What PredictionEngine returns.</summary>
+    internal sealed class Prediction
+    {
+        public float[] Score { get; set; } = [];
+        public string PredictedLabelValue { get; set; } = "";
+    }
+}

@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Microsoft.ML;
+using MLNetClassify.Heads;
+using MLNetClassify.Persistence;
+using MLNetClassify.Training;
+
+namespace MLNetClassify.Cli.Commands;
+
+/// <summary><c>train</c>: folder (and optional split) → model zip, with test metrics.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = CommonOptions.Data();
+        var model = CommonOptions.Model("Where to write the model zip (written atomically).");
+        var split = CommonOptions.Split();
+        var testFraction = new Option<double>("--test-fraction") { Description = "Test share of each label when no split file is given.", DefaultValueFactory = _ => 0.2 };
+        var seed = new Option<int>("--seed") { Description = "Seed for the split and the head's training.", DefaultValueFactory = _ => 1 };
+        var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." };
+        var json = CommonOptions.Json();
+        var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
+        {
+            data, model, split, testFraction, seed, epochs, json,
+        };
+        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
+            result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
+            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json)), token))));
+        return command;
+    }
+
+    internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json);
+
+    internal static int Run(TrainArguments args, CancellationToken token)
+    {
+        var clock = Stopwatch.StartNew();
+        var mlContext = new MLContext(args.Seed);
+        var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed);
+        Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
+        var head = new SoftmaxHeadOptions { Seed = args.Seed };
+        if (args.Epochs is { } n) head = head with { Epochs = n };
+        var options = new ImageClassifierOptions
+        {
+            Head = head,
+            FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
+            CancellationToken = token,
+        };
+        var trained = ClassifierWorkflow.Train(mlContext, split, options);
+        var fit = trained.Fit;
+        Output.ReportSkipped(fit.Featurization.Skipped, "training");
+        Output.Step($"head: best epoch {fit.Training.BestEpoch} of {fit.Training.History.Count(h => h.Phase == "train")}, then refit on all training rows");
+
+        token.ThrowIfCancellationRequested();
+        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema, args.Model);
+        Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
+        var test = trained.Test;
+        if (test is not null)
+        {
+            Output.ReportSkipped(test.Skipped, "test");
+            foreach (var u in test.UnknownLabels) Output.Warn($"test image {u.ImagePath} has label '{u.Label}', which no training image has; left out");
+        }
+        var summary = new
+        {
+            accuracy = test?.Accuracy,
+            macro_accuracy = test?.MacroAccuracy,
+            log_loss = test?.LogLoss,
+            train_images = fit.Featurization.Features.Rows,
+            test_images = test?.Images ?? 0,
+            skipped_images = fit.Featurization.Skipped.Count + (test?.Skipped.Count ?? 0),
+            classes = fit.Classes,
+            featurize_images_per_s = fit.Featurization.ImagesPerSecond,
+            best_epoch = fit.Training.BestEpoch,
+            seconds = clock.Elapsed.TotalSeconds,
+            model = Path.GetFullPath(args.Model),
+        };
+        if (args.Json)
+        {
+            Output.JsonLine(summary);
+        }
+        else
+        {
+            if (test is not null) Console.WriteLine(test.ConfusionTable);
+            Console.WriteLine($"accuracy {summary.accuracy:F4}  macro accuracy {summary.macro_accuracy:F4}  log-loss {summary.log_loss:F4}");
+            Console.WriteLine($"{summary.train_images} training images featurized at {summary.featurize_images_per_s:F1} img/s; {summary.seconds:F1} s in all");
+        }
+        return 0;
+    }
+}

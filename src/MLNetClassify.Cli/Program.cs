@@ -1,0 +1,9 @@
+using System.CommandLine;
+using MLNetClassify.Cli.Commands;
+
+var root = new RootCommand("mlnet-classify: image classification by transfer learning on ML.NET (pretrained CNN features + softmax head).");
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(EvaluateCommand.Create());
+root.Subcommands.Add(PredictCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
+return await root.Parse(args).InvokeAsync();
