@@ -1,0 +1,144 @@
+using MLNetClassify.Featurization;
+using MLNetClassify.Heads;
+using MLNetClassify.Numerics;
+
+namespace MLNetClassify.Tests.Heads;
+
+public class SoftmaxHeadTrainerTests
+{
+    /// <summary>Gaussian blobs around one centre per class; <paramref name="noise"/> sets the overlap.</summary>
+    internal static (FeatureMatrix X, int[] Y) Blobs(int perClass, int classes, int d, double noise, int seed)
+    {
+        var rng = new Random(seed);
+        var centres = Enumerable.Range(0, classes).Select(_ => Enumerable.Range(0, d).Select(_ => rng.NextDouble() * 4).ToArray()).ToArray();
+        var values = new List<float>();
+        var labels = new List<int>();
+        for (int c = 0; c < classes; c++)
+            for (int i = 0; i < perClass; i++)
+            {
+                for (int j = 0; j < d; j++)
+                    values.Add((float)(centres[c][j] + noise * Gaussian(rng)));
+                labels.Add(c);
+            }
+        return (new FeatureMatrix(values.ToArray(), labels.Count, d), labels.ToArray());
+    }
+
+    private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    private static double Accuracy(SoftmaxHeadModel model, FeatureMatrix x, int[] y) =>
+        Enumerable.Range(0, x.Rows).Count(i => System.Numerics.Tensors.TensorPrimitives.IndexOfMax<float>(model.Predict(x.Row(i))) == y[i]) / (double)x.Rows;
+
+    private static double MeanLoss(SoftmaxHeadModel model, FeatureMatrix x, int[] y, IEnumerable<int> rows)
+    {
+        var logits = new float[model.Classes];
+        var list = rows.ToList();
+        double loss = 0;
+        foreach (int r in list)
+        {
+            model.Logits(x.Row(r), logits);
+            Kernels.LogSoftmax(logits, logits);
+            loss -= logits[y[r]];
+        }
+        return loss / list.Count;
+    }
+
+    [Fact]
+    public void Train_SeparableBlobs_ClassifiesHeldOutBlobsAboveFloor()
+    {
+        var (x, y) = Blobs(60, 4, 16, 0.5, 1);
+        var (xt, yt) = Blobs(30, 4, 16, 0.5, 1 + 0); // same centres (same seed), fresh noise drawn after them
+        var result = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 50 }).Train(x, y, 4);
+        Assert.True(Accuracy(result.Model, x, y) >= 0.98);
+        Assert.True(Accuracy(result.Model, xt, yt) >= 0.95);
+    }
+
+    [Theory]
+    [InlineData(HeadOptimizer.Adam, LearningRateSchedule.Cosine, true)]
+    [InlineData(HeadOptimizer.Momentum, LearningRateSchedule.Step, false)]
+    [InlineData(HeadOptimizer.Adam, LearningRateSchedule.Constant, true)]
+    public void Train_SameSeed_GivesIdenticalWeights(HeadOptimizer optimizer, LearningRateSchedule schedule, bool standardize)
+    {
+        var (x, y) = Blobs(40, 3, 8, 1.5, 3);
+        var options = new SoftmaxHeadOptions { Optimizer = optimizer, Schedule = schedule, Standardize = standardize, Epochs = 30, LearningRate = optimizer == HeadOptimizer.Adam ? 1e-2f : 0.05f, Seed = 9 };
+        var a = new SoftmaxHeadTrainer(options).Train(x, y, 3);
+        var b = new SoftmaxHeadTrainer(options).Train(x, y, 3);
+        Assert.Equal(a.Model.Weights, b.Model.Weights);
+        Assert.Equal(a.Model.Bias, b.Model.Bias);
+        Assert.True(Accuracy(a.Model, x, y) > 0.8);
+        var c = new SoftmaxHeadTrainer(options with { Seed = 10 }).Train(x, y, 3);
+        Assert.NotEqual(a.Model.Weights, c.Model.Weights);
+    }
+
+    [Fact]
+    public void Train_EarlyStopping_RestoresTheBestEpochsWeights()
+    {
+        // Few noisy rows, many dimensions, a high rate and no L2: validation loss falls, then rises as it overfits.
+        var (x, y) = Blobs(30, 3, 64, 4.0, 5);
+        var progress = new List<EpochMetrics>();
+        var options = new SoftmaxHeadOptions
+        {
+            Epochs = 200, LearningRate = 0.05f, L2 = 0, ValidationFraction = 0.3f, EarlyStoppingPatience = 5,
+            RefitOnAllRows = false, Progress = new Collect(progress),
+        };
+        var result = new SoftmaxHeadTrainer(options).Train(x, y, 3);
+
+        Assert.Equal(result.History, progress);
+        Assert.True(result.History.Count < 200, "expected early stopping to end training");
+        var best = result.History.MinBy(h => h.ValidationLoss!.Value)!;
+        Assert.Equal(best.Epoch, result.BestEpoch);
+        Assert.True(result.History[^1].ValidationLoss > best.ValidationLoss, "the last epoch should be worse than the best");
+        Assert.Equal(result.BestEpoch + options.EarlyStoppingPatience, result.History.Count);
+
+        // The returned weights score the validation rows exactly as the best epoch did.
+        var (_, validation) = SoftmaxHeadTrainer.StratifiedHoldout(y, 3, 0.3f, options.Seed);
+        Assert.Equal(best.ValidationLoss!.Value, MeanLoss(result.Model, x, y, validation), 1e-4);
+    }
+
+    [Fact]
+    public void Train_Refit_RunsBestEpochCountOnAllRows()
+    {
+        var (x, y) = Blobs(30, 3, 8, 1.0, 6);
+        var result = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 40, EarlyStoppingPatience = 40 }).Train(x, y, 3);
+        Assert.Equal(result.BestEpoch, result.History.Count(h => h.Phase == "refit"));
+        Assert.All(result.History.Where(h => h.Phase == "refit"), h => Assert.Null(h.ValidationLoss));
+    }
+
+    [Fact]
+    public void Train_Standardize_FoldsIntoWeightsForRawFeatures()
+    {
+        // Features on wildly different scales: standardization must be folded so raw inputs still score right.
+        var (x, y) = Blobs(50, 2, 4, 0.3, 8);
+        var scaled = x.Values.Select((v, i) => i % 4 == 0 ? v * 1000 + 5000 : v).ToArray();
+        var xs = new FeatureMatrix(scaled, x.Rows, 4);
+        var result = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Standardize = true, Epochs = 30, LearningRate = 0.01f }).Train(xs, y, 2);
+        Assert.True(Accuracy(result.Model, xs, y) >= 0.98);
+    }
+
+    [Fact]
+    public void Train_ThrowsForBadInput()
+    {
+        var (x, y) = Blobs(5, 2, 3, 1, 1);
+        var trainer = new SoftmaxHeadTrainer();
+        Assert.Throws<ArgumentException>(() => trainer.Train(x, y.Take(3).ToArray(), 2));
+        Assert.Throws<ArgumentException>(() => trainer.Train(x, y.Select(v => v + 5).ToArray(), 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Train(x, y, 1));
+        var nan = (float[])x.Values.Clone();
+        nan[3] = float.NaN;
+        Assert.Throws<ArgumentException>(() => trainer.Train(new FeatureMatrix(nan, x.Rows, x.Dimensions), y, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SoftmaxHeadTrainer(new SoftmaxHeadOptions { ValidationFraction = 1 }));
+    }
+
+    [Fact]
+    public void Train_Cancelled_Throws()
+    {
+        var (x, y) = Blobs(5, 2, 3, 1, 1);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => new SoftmaxHeadTrainer().Train(x, y, 2, cts.Token));
+    }
+
+    private sealed class Collect(List<EpochMetrics> list) : IProgress<EpochMetrics>
+    {
+        public void Report(EpochMetrics value) => list.Add(value);
+    }
+}
