@@ -61,8 +61,8 @@ internal static class DemoCommand
         var fresh = new MLContext(seed);
         var loaded = ModelFiles.Load(fresh, modelPath);
         Output.Step("6. Loaded it in a fresh MLContext with plain mlContext.Model.Load (no registration) and predicting a few test images:");
-        using var before = mlContext.Model.CreatePredictionEngine<LabeledImage, PredictCommand.Prediction>(trained.Model);
-        using var after = fresh.Model.CreatePredictionEngine<LabeledImage, PredictCommand.Prediction>(loaded);
+        using var before = mlContext.Model.CreatePredictionEngine<LabeledImage, PredictCommand.Prediction>(trained.Model, new PredictionEngineOptions { OwnsTransformer = false });
+        using var after = fresh.Model.CreatePredictionEngine<LabeledImage, PredictCommand.Prediction>(loaded, new PredictionEngineOptions { OwnsTransformer = false });
         double maxDiff = 0;
         var samples = split.Test.Where(i => i.Label == LogoDataset.LogoLabel).Take(3).Concat(split.Test.Where(i => i.Label == LogoDataset.OtherLabel).Take(3));
         foreach (var image in samples)

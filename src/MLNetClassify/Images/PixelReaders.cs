@@ -19,8 +19,8 @@ internal sealed class PixelReaders : IDisposable
         var pathModel = ImagePreparation.Estimators(mlContext, nameof(PathRow.ImagePath), inputIsPath: true, size).Fit(empty);
         var emptyImages = mlContext.Data.LoadFromEnumerable(Array.Empty<ImageRow>());
         var imageModel = ImagePreparation.Estimators(mlContext, nameof(ImageRow.Image), inputIsPath: false, size).Fit(emptyImages);
-        _fromPath = new(() => mlContext.Model.CreatePredictionEngine<PathRow, PixelsRow>(pathModel), trackAllValues: true);
-        _fromImage = new(() => mlContext.Model.CreatePredictionEngine<ImageRow, PixelsRow>(imageModel), trackAllValues: true);
+        _fromPath = new(() => mlContext.Model.CreatePredictionEngine<PathRow, PixelsRow>(pathModel, new PredictionEngineOptions { OwnsTransformer = false }), trackAllValues: true);
+        _fromImage = new(() => mlContext.Model.CreatePredictionEngine<ImageRow, PixelsRow>(imageModel, new PredictionEngineOptions { OwnsTransformer = false }), trackAllValues: true);
     }
 
     /// <summary>Writes the image's pixel planes to <paramref name="destination"/>; returns null, or why it failed.</summary>

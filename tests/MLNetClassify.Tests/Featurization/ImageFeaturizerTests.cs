@@ -1,0 +1,142 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Backbones;
+using MLNetClassify.Data;
+using MLNetClassify.Featurization;
+using MLNetClassify.Images;
+
+namespace MLNetClassify.Tests.Featurization;
+
+public class ImageFeaturizerTests
+{
+    /// <summary>ML.NET's documented path: LoadImages → ResizeImages → ExtractPixels → DnnFeaturizeImage(ResNet18).</summary>
+    private static float[][] MlNetFeatures(MLContext ml, IEnumerable<string> paths)
+    {
+        var data = ml.Data.LoadFromEnumerable(paths.Select(p => new LabeledImage(p, "")));
+        var pipeline = ml.Transforms.LoadImages("Image", null, "ImagePath")
+            .Append(ml.Transforms.ResizeImages("Image", 224, 224))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image"))
+            .Append(ml.Transforms.DnnFeaturizeImage("Dnn", m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), "Pixels"));
+        return pipeline.Fit(data).Transform(data).GetColumn<float[]>("Dnn").ToArray();
+    }
+
+    internal static double RelativeL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            num += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
+            den += (double)b[i] * b[i];
+        }
+        return Math.Sqrt(num / Math.Max(den, 1e-30));
+    }
+
+    private static void AssertMatchesMlNet(IReadOnlyList<string> paths)
+    {
+        var ml = new MLContext(1);
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 4 });
+        var ours = featurizer.Featurize(paths.Select(ImageSource.FromFile).ToList());
+        var theirs = MlNetFeatures(ml, paths);
+        Assert.Equal(paths.Count, ours.Features.Rows);
+        Assert.Equal(512, ours.Features.Dimensions);
+        for (int i = 0; i < paths.Count; i++)
+            Assert.True(RelativeL2(ours.Features.Row(i), theirs[i]) <= 1e-3, $"{paths[i]}: relative L2 {RelativeL2(ours.Features.Row(i), theirs[i]):E2}");
+    }
+
+    [Fact]
+    public void Featurize_GeneratedImages_EqualMlNetDnnFeaturizeImageResNet18()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var images = TestImages.LogoFolder(dir, 5, seed: 3, size: 160);
+        AssertMatchesMlNet(images.Select(i => i.ImagePath).ToList());
+    }
+
+    [SkippableFact]
+    public void Featurize_SharedPhotos_EqualMlNetDnnFeaturizeImageResNet18()
+    {
+        var data = TestPaths.RequireSharedData("flowers-200");
+        var paths = ImageDataset.FromFolder(data).GroupBy(i => i.Label).SelectMany(g => g.Take(2)).Select(i => i.ImagePath).ToList();
+        AssertMatchesMlNet(paths);
+    }
+
+    [Fact]
+    public void Featurize_BatchSizeDoesNotChangeFeatures_AndRowsKeepInputOrder()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var sources = TestImages.LogoFolder(dir, 6, seed: 4, size: 128).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        var ml = new MLContext(1);
+        using var one = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 1, DecodeThreads = 1 });
+        using var many = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 5 });
+        var a = one.Featurize(sources);
+        var b = many.Featurize(sources);
+        Assert.Equal(Enumerable.Range(0, sources.Count), b.SourceIndices);
+        for (int i = 0; i < sources.Count; i++)
+            Assert.True(RelativeL2(b.Features.Row(i), a.Features.Row(i)) < 1e-5);
+        // Different images give different features.
+        Assert.True(RelativeL2(b.Features.Row(0), b.Features.Row(1)) > 1e-2);
+    }
+
+    [Fact]
+    public void Featurize_UnreadableImages_AreReportedAndTheRestKeepTheirPlace()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var good = TestImages.LogoFolder(Path.Combine(dir, "set"), 2, seed: 5, size: 96).Select(i => i.ImagePath).ToList();
+        var corrupt = Path.Combine(dir, "corrupt.jpg");
+        File.WriteAllBytes(corrupt, [0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3]);
+        var missing = Path.Combine(dir, "missing.png");
+        var paths = new List<string> { good[0], corrupt, good[1], missing, good[2], good[3] };
+        var ml = new MLContext(1);
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 4 });
+        var result = featurizer.Featurize(paths.Select(ImageSource.FromFile).ToList());
+
+        Assert.Equal([0, 2, 4, 5], result.SourceIndices);
+        Assert.Equal([(1, corrupt), (3, missing)], result.Skipped.Select(s => (s.Index, s.Source)));
+        Assert.Equal("file not found", result.Skipped[1].Reason);
+        var clean = featurizer.Featurize(good.Select(ImageSource.FromFile).ToList());
+        for (int i = 0; i < 4; i++)
+            Assert.True(RelativeL2(result.Features.Row(i), clean.Features.Row(i)) < 1e-5);
+    }
+
+    [Fact]
+    public void Featurize_InMemoryImages_EqualFeaturesFromTheSameFiles()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var files = TestImages.LogoFolder(dir, 2, seed: 6, size: 200).Select(i => i.ImagePath).ToList();
+        var ml = new MLContext(1);
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18);
+        var images = files.Select(MLImage.CreateFromFile).ToList();
+        try
+        {
+            var fromMemory = featurizer.Featurize(images.Select((img, i) => ImageSource.FromImage(img, $"#{i}")).ToList());
+            var fromFiles = featurizer.Featurize(files.Select(ImageSource.FromFile).ToList());
+            for (int i = 0; i < files.Count; i++)
+                Assert.True(RelativeL2(fromMemory.Features.Row(i), fromFiles.Features.Row(i)) < 1e-6);
+        }
+        finally
+        {
+            images.ForEach(i => i.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Featurize_Cancelled_Throws()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var sources = TestImages.LogoFolder(dir, 4, size: 64).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        using var featurizer = new ImageFeaturizer(new MLContext(1), BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 1 });
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => featurizer.Featurize(sources, null, cts.Token));
+    }
+
+    [Fact]
+    public void FeaturizerGraph_MissingBackboneFile_ErrorNamesTheFile()
+    {
+        var spec = BackboneCatalog.ResNet18 with { Name = "broken", ModelFile = "/nonexistent/model.onnx" };
+        var e = Assert.Throws<FileNotFoundException>(() => FeaturizerGraph.Build(spec));
+        Assert.Contains("/nonexistent/model.onnx", e.Message);
+        var notOnnx = Path.Combine(TestPaths.NewTempDirectory(), "x.onnx");
+        File.WriteAllText(notOnnx, "this is not protobuf at all, just text");
+        Assert.Throws<InvalidDataException>(() => FeaturizerGraph.Build(spec with { Name = "text", ModelFile = notOnnx }));
+    }
+}
