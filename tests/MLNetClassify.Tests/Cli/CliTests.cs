@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace MLNetClassify.Tests.Cli;
+
+[Collection(LogoModelCollection.Name)]
+public class CliTests(LogoModelFixture fixture)
+{
+    private static JsonElement LastJson(CliRunner.Result run)
+    {
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
+        return JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
+    }
+
+    [Theory]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--json")]
+    [InlineData("evaluate", "--model", "--data", "--split", "--json")]
+    [InlineData("predict", "--model", "--top", "--json", "paths")]
+    [InlineData("demo", "--dir", "--images-per-class", "--seed", "--json")]
+    public void Help_EveryVerb_ListsItsOptions(string verb, params string[] options)
+    {
+        var run = CliRunner.Run([verb, "--help"]);
+        Assert.Equal(0, run.ExitCode);
+        foreach (var option in options)
+            Assert.Contains(option, run.Stdout);
+    }
+
+    [Fact]
+    public void TrainEvaluatePredict_Json_HaveTheDocumentedKeysAndAgree()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var model = Path.Combine(dir, "cli-model.zip");
+        var train = LastJson(CliRunner.Run(["train", "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--model", model, "--epochs", "40", "--json"]));
+        foreach (var key in new[] { "accuracy", "macro_accuracy", "log_loss", "train_images", "test_images", "classes", "featurize_images_per_s", "seconds" })
+            Assert.True(train.TryGetProperty(key, out _), $"train JSON lacks {key}");
+        Assert.Equal(fixture.Split.Train.Count, train.GetProperty("train_images").GetInt32());
+        Assert.Equal(fixture.Split.Test.Count, train.GetProperty("test_images").GetInt32());
+        Assert.Equal(["logo", "other"], train.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
+        Assert.True(train.GetProperty("accuracy").GetDouble() >= 0.8);
+        Assert.True(train.GetProperty("featurize_images_per_s").GetDouble() > 0);
+        Assert.True(File.Exists(model));
+
+        // The saved model, scored row by row by stock ML.NET, gives the metrics train measured in batches.
+        var evaluate = LastJson(CliRunner.Run(["evaluate", "--model", model, "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--json"]));
+        Assert.Equal(train.GetProperty("accuracy").GetDouble(), evaluate.GetProperty("accuracy").GetDouble(), 1e-9);
+        Assert.Equal(train.GetProperty("log_loss").GetDouble(), evaluate.GetProperty("log_loss").GetDouble(), 1e-4);
+        Assert.Equal(fixture.Split.Test.Count, evaluate.GetProperty("test_images").GetInt32());
+
+        var folder = Path.Combine(fixture.DataDirectory, "logo");
+        var predict = CliRunner.Run(["predict", "--model", model, "--json", "--top", "1", folder]);
+        Assert.Equal(0, predict.ExitCode);
+        Assert.Equal(Directory.GetFiles(folder).Length, predict.StdoutLines.Count);
+        foreach (var line in predict.StdoutLines)
+        {
+            var p = JsonDocument.Parse(line).RootElement;
+            Assert.StartsWith(folder, p.GetProperty("path").GetString());
+            Assert.Contains(p.GetProperty("label").GetString(), new[] { "logo", "other" });
+            var top = p.GetProperty("top").EnumerateArray().ToList();
+            Assert.Single(top);
+            Assert.Equal(p.GetProperty("score").GetSingle(), top[0].GetProperty("score").GetSingle());
+            Assert.Equal(p.GetProperty("label").GetString(), top[0].GetProperty("label").GetString());
+        }
+    }
+
+    [Fact]
+    public void Evaluate_WithoutSplit_ScoresEveryImage()
+    {
+        var run = LastJson(CliRunner.Run(["evaluate", "--model", fixture.ModelPath, "--data", fixture.DataDirectory, "--json"]));
+        Assert.Equal(fixture.Images.Count, run.GetProperty("test_images").GetInt32());
+    }
+
+    [Fact]
+    public void Train_MissingDataFolder_ExitsWithMessageNamingIt()
+    {
+        var missing = Path.Combine(TestPaths.NewTempDirectory(), "no-such-folder");
+        var run = CliRunner.Run(["train", "--data", missing, "--model", Path.Combine(missing, "m.zip")]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(missing, run.Stderr);
+        Assert.False(File.Exists(Path.Combine(missing, "m.zip")));
+    }
+
+    [Fact]
+    public void Predict_UnreadableFile_IsReportedAndOthersArePredicted()
+    {
+        var bad = Path.Combine(TestPaths.NewTempDirectory(), "bad.jpg");
+        File.WriteAllText(bad, "text, not an image");
+        var good = fixture.Split.Test[0].ImagePath;
+        var run = CliRunner.Run(["predict", "--model", fixture.ModelPath, "--json", bad, good]);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains(bad, run.Stderr);
+        var lines = run.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.True(lines[0].TryGetProperty("error", out _));
+        Assert.Equal(good, lines[1].GetProperty("path").GetString());
+    }
+
+    [SkippableFact]
+    public void Train_Interrupted_LeavesNoModelBehind()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "sends SIGINT through libc");
+        var dir = TestPaths.NewTempDirectory();
+        var model = Path.Combine(dir, "interrupted.zip");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll"), "train", "--data", fixture.DataDirectory, "--model", model })
+            start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        // Interrupt once featurization has started.
+        while (process.StandardError.ReadLine() is { } line && !line.Contains("featurizing")) { }
+        Assert.Equal(0, Kill(process.Id, 2));
+        var rest = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.False(File.Exists(model), "an interrupted train must not leave a model");
+        Assert.Empty(Directory.GetFiles(dir));
+        Assert.Contains("cancelled", rest);
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
+
+public class DemoTests
+{
+    [Fact]
+    public void Demo_GeneratesItsDataAndReachesTheAccuracyGoal()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var run = CliRunner.Run(["demo", "--dir", dir, "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var result = JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
+        Assert.True(result.GetProperty("accuracy").GetDouble() >= 0.95, run.Stdout);
+        Assert.Equal(0, result.GetProperty("reload_max_score_difference").GetDouble());
+        Assert.Equal(240, Directory.GetFiles(Path.Combine(dir, "logo-vs-other"), "*.jpg", SearchOption.AllDirectories).Length);
+        Assert.True(File.Exists(Path.Combine(dir, "logo-model.zip")));
+        Assert.Contains("Loaded it in a fresh MLContext", run.Stderr);
+        Directory.Delete(dir, recursive: true);
+    }
+}
