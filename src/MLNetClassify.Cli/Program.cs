@@ -6,4 +6,5 @@ root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(GpuCheckCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -22,8 +22,11 @@ public sealed class ImageClassificationCatalog
     /// <param name="inputColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column; defaults to "ImagePath".</param>
     /// <param name="backbone">The backbone; the embedded ResNet18 by default.</param>
     /// <param name="imageFolder">Folder for relative paths; null when paths are absolute.</param>
-    public ImageFeaturizingEstimator FeaturizeImages(string outputColumnName = "Features", string? inputColumnName = null, BackboneSpec? backbone = null, string? imageFolder = null) =>
-        new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder);
+    /// <param name="device">Where the backbone runs (CPU by default); CUDA falls back to the CPU unless <paramref name="requireDevice"/>.</param>
+    /// <param name="requireDevice">Fail instead of falling back when the device cannot be used.</param>
+    public ImageFeaturizingEstimator FeaturizeImages(string outputColumnName = "Features", string? inputColumnName = null, BackboneSpec? backbone = null,
+        string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
+        new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice);
 
     /// <summary>A fully connected softmax layer trained on a feature column, emitted as ML.NET's stock softmax-regression transformer.</summary>
     /// <param name="labelColumnName">Key column with the labels.</param>

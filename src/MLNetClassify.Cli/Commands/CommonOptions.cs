@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Microsoft.ML;
+using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 
 namespace MLNetClassify.Cli.Commands;
@@ -18,6 +20,17 @@ internal static class CommonOptions
 
     public static Option<bool> Json() => new("--json") { Description = "Print results as JSON (the last stdout line)." };
 
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Where the backbone runs: cpu, cuda or cuda:N. CUDA falls back to the CPU, with a message, when it cannot start.",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<bool> RequireDevice() => new("--require-device")
+    {
+        Description = "Fail, naming what is missing, instead of falling back to the CPU when --device cannot be used.",
+    };
+
     /// <summary>Exit code for bad input that was reported.</summary>
     public const int InputError = 2;
 
@@ -36,11 +49,23 @@ internal static class CommonOptions
             Output.Step("cancelled: nothing was written.");
             return Cancelled;
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException or FormatException)
         {
             System.Console.Error.WriteLine($"error: {e.Message}");
             return InputError;
         }
+    }
+
+    /// <summary>Points <paramref name="mlContext"/>'s ONNX steps at the device, reporting a fallback on stderr.</summary>
+    public static ExecutionDevice UseDevice(MLContext mlContext, string device, bool require)
+    {
+        var requested = ExecutionDevice.Parse(device);
+        if (ExecutionDevices.Configure(mlContext, requested, require) is { } reason)
+        {
+            Output.Warn(reason + ".");
+            return ExecutionDevice.Cpu;
+        }
+        return requested;
     }
 
     /// <summary>The split the user asked for: a split file, else a stratified split of the folder.</summary>

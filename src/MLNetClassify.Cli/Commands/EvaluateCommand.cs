@@ -16,19 +16,23 @@ internal static class EvaluateCommand
         var data = CommonOptions.Data();
         var split = CommonOptions.Split();
         var json = CommonOptions.Json();
+        var device = CommonOptions.Device();
+        var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("evaluate", "Evaluate a saved model on labelled images: the split's test rows, or every image when no split is given.")
         {
-            model, data, split, json,
+            model, data, split, device, requireDevice, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(model)!, result.GetValue(data)!, result.GetValue(split), result.GetValue(json), token))));
+            Run(result.GetValue(model)!, result.GetValue(data)!, result.GetValue(split), result.GetValue(json),
+                result.GetValue(device)!, result.GetValue(requireDevice), token))));
         return command;
     }
 
-    private static int Run(string modelPath, string dataDirectory, string? splitFile, bool json, CancellationToken token)
+    private static int Run(string modelPath, string dataDirectory, string? splitFile, bool json, string device, bool requireDevice, CancellationToken token)
     {
         var clock = Stopwatch.StartNew();
         var mlContext = new MLContext(1);
+        var actual = CommonOptions.UseDevice(mlContext, device, requireDevice);
         var model = ModelFiles.Load(mlContext, modelPath);
         var images = splitFile is null ? ImageDataset.FromFolder(dataDirectory) : DataSplit.ReadFile(splitFile, dataDirectory).Test;
         Output.Step($"evaluating {images.Count} images with {modelPath}");
@@ -46,6 +50,7 @@ internal static class EvaluateCommand
             unknown_label_images = summary.UnknownLabels.Count,
             classes = ModelInfo.Classes(mlContext, model),
             featurize_images_per_s = summary.ImagesPerSecond,
+            device = actual.ToString(),
             seconds = clock.Elapsed.TotalSeconds,
         };
         if (json)

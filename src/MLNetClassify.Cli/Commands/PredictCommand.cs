@@ -16,19 +16,23 @@ internal static class PredictCommand
         var paths = new Argument<string[]>("paths") { Description = "Image files or folders (searched recursively).", Arity = ArgumentArity.OneOrMore };
         var top = new Option<int>("--top") { Description = "How many labels to list per image.", DefaultValueFactory = _ => 3 };
         var json = CommonOptions.Json();
-        var command = new Command("predict", "Predict labels for images with a saved model.") { model, paths, top, json };
+        var device = CommonOptions.Device();
+        var requireDevice = CommonOptions.RequireDevice();
+        var command = new Command("predict", "Predict labels for images with a saved model.") { model, paths, top, device, requireDevice, json };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(model)!, result.GetValue(paths)!, Math.Max(1, result.GetValue(top)), result.GetValue(json), token))));
+            Run(result.GetValue(model)!, result.GetValue(paths)!, Math.Max(1, result.GetValue(top)), result.GetValue(json),
+                result.GetValue(device)!, result.GetValue(requireDevice), token))));
         return command;
     }
 
-    internal static int Run(string modelPath, IReadOnlyList<string> paths, int top, bool json, CancellationToken token)
+    internal static int Run(string modelPath, IReadOnlyList<string> paths, int top, bool json, string device, bool requireDevice, CancellationToken token)
     {
         var mlContext = new MLContext(1);
+        CommonOptions.UseDevice(mlContext, device, requireDevice);
         var model = ModelFiles.Load(mlContext, modelPath);
         var classes = ModelInfo.Classes(mlContext, model);
         var files = Expand(paths);
-        using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Prediction>(model);
+        using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Prediction>(model, new PredictionEngineOptions { OwnsTransformer = true });
         int predicted = 0;
         foreach (var file in files)
         {

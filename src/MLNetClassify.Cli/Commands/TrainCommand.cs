@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
+using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
@@ -19,22 +20,26 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed for the split and the head's training.", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." };
         var json = CommonOptions.Json();
+        var device = CommonOptions.Device();
+        var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, json,
+            data, model, split, testFraction, seed, epochs, device, requireDevice, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
             result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
-            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json)), token))));
+            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice)), token))));
         return command;
     }
 
-    internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json);
+    internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json,
+        string Device = "cpu", bool RequireDevice = false);
 
     internal static int Run(TrainArguments args, CancellationToken token)
     {
         var clock = Stopwatch.StartNew();
         var mlContext = new MLContext(args.Seed);
+        var device = CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
         var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed);
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed };
@@ -42,6 +47,7 @@ internal static class TrainCommand
         var options = new ImageClassifierOptions
         {
             Head = head,
+            Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice },
             FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
             CancellationToken = token,
         };
@@ -69,6 +75,7 @@ internal static class TrainCommand
             skipped_images = fit.Featurization.Skipped.Count + (test?.Skipped.Count ?? 0),
             classes = fit.Classes,
             featurize_images_per_s = fit.Featurization.ImagesPerSecond,
+            device = device.ToString(),
             best_epoch = fit.Training.BestEpoch,
             seconds = clock.Elapsed.TotalSeconds,
             model = Path.GetFullPath(args.Model),

@@ -16,14 +16,19 @@ public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITra
     private readonly string _outputColumnName;
     private readonly string _inputColumnName;
     private readonly string? _imageFolder;
+    private readonly ExecutionDevice _device;
+    private readonly bool _requireDevice;
 
-    internal ImageFeaturizingEstimator(MLContext mlContext, string outputColumnName, string inputColumnName, BackboneSpec backbone, string? imageFolder)
+    internal ImageFeaturizingEstimator(MLContext mlContext, string outputColumnName, string inputColumnName, BackboneSpec backbone, string? imageFolder,
+        ExecutionDevice device = default, bool requireDevice = false)
     {
         _mlContext = mlContext;
         _outputColumnName = outputColumnName;
         _inputColumnName = inputColumnName;
         Backbone = backbone;
         _imageFolder = imageFolder;
+        _device = device;
+        _requireDevice = requireDevice;
     }
 
     /// <summary>The backbone this step runs.</summary>
@@ -51,9 +56,13 @@ public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITra
 
     internal IEstimator<ITransformer> Chain(bool inputIsPath)
     {
+        // ML.NET's GPU switch for ApplyOnnxModel; used only once our own probe found CUDA usable, since its
+        // fallback catches ONNX Runtime errors but not the CPU package's missing CUDA entry point.
+        int? gpu = ExecutionDevices.GpuDeviceIdFor(_device, _requireDevice, out _);
         var chain = ImagePreparation.Estimators(_mlContext, _inputColumnName, inputIsPath, Backbone.InputSize, _imageFolder)
             .Append(_mlContext.Transforms.ApplyOnnxModel(
-                [FeaturizerGraph.OutputName], [ImagePreparation.PixelsColumn], new MemoryStream(FeaturizerGraph.Build(Backbone))));
+                [FeaturizerGraph.OutputName], [ImagePreparation.PixelsColumn], new MemoryStream(FeaturizerGraph.Build(Backbone)),
+                gpuDeviceId: gpu, fallbackToCpu: !_requireDevice));
         return _outputColumnName == FeaturizerGraph.OutputName
             ? chain
             : chain.Append(_mlContext.Transforms.CopyColumns(_outputColumnName, FeaturizerGraph.OutputName));

@@ -15,13 +15,15 @@ namespace MLNetClassify.Training;
 /// <param name="Training">The head's epoch history.</param>
 /// <param name="Classes">Label names in key order.</param>
 /// <param name="UnlabeledRows">Rows left out because their label key was missing.</param>
+/// <param name="DeviceFallback">Why the requested device was not used (the CPU was); null when it was.</param>
 public sealed record ImageClassifierFit(
     TransformerChain<ITransformer> Model,
     MulticlassPredictionTransformer<MaximumEntropyModelParameters> Head,
     FeaturizationResult Featurization,
     SoftmaxHeadResult Training,
     IReadOnlyList<string> Classes,
-    int UnlabeledRows);
+    int UnlabeledRows,
+    string? DeviceFallback);
 
 /// <summary>
 /// Transfer learning in one estimator: image (path or in-memory) + label key → pretrained backbone features →
@@ -61,11 +63,13 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         var rowLabels = featurized.SourceIndices.Select(i => labels[i]).ToArray();
         var training = new SoftmaxHeadTrainer(_options.Head).Train(featurized.Features, rowLabels, classes.Count, _options.CancellationToken);
 
-        var featurizerModel = _featurizing.Fit(input);
+        var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
+            _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice);
+        var featurizerModel = featurizing.Fit(input);
         var headSchema = featurizerModel.GetOutputSchema(input.Schema);
         var head = StockSoftmaxLayer.Create(_mlContext, training.Model, headSchema, _options.FeatureColumnName, _options.LabelColumnName);
         var model = new TransformerChain<ITransformer>(featurizerModel, head);
-        return new ImageClassifierFit(model, head, featurized, training, classes, unlabeled);
+        return new ImageClassifierFit(model, head, featurized, training, classes, unlabeled, featurizer.FallbackReason);
     }
 
     /// <inheritdoc/>

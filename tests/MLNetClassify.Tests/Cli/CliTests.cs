@@ -14,9 +14,10 @@ public class CliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--json")]
-    [InlineData("evaluate", "--model", "--data", "--split", "--json")]
-    [InlineData("predict", "--model", "--top", "--json", "paths")]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--device", "--require-device", "--json")]
+    [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--json")]
+    [InlineData("predict", "--model", "--top", "--device", "--require-device", "--json", "paths")]
+    [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
     [InlineData("demo", "--dir", "--images-per-class", "--seed", "--json")]
     public void Help_EveryVerb_ListsItsOptions(string verb, params string[] options)
     {

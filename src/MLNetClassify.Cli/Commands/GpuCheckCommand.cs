@@ -1,0 +1,76 @@
+using System.CommandLine;
+using Microsoft.ML;
+using MLNetClassify.Backbones;
+using MLNetClassify.Data.Synthetic;
+using MLNetClassify.Featurization;
+using MLNetClassify.Images;
+
+namespace MLNetClassify.Cli.Commands;
+
+/// <summary>
+/// <c>gpu-check</c>: on a GPU host, CPU and CUDA features must agree, and end-to-end JPEG → features throughput is
+/// measured at several batch sizes. tests/gpu/ carries the CLI there; see tests/gpu/README.md.
+/// </summary>
+internal static class GpuCheckCommand
+{
+    public static Command Create()
+    {
+        var images = new Option<int>("--images") { Description = "Generated 224×224 JPEGs to featurize per batch size.", DefaultValueFactory = _ => 3000 };
+        var device = CommonOptions.Device();
+        device.DefaultValueFactory = _ => "cuda";
+        var batches = new Option<int[]>("--batch") { Description = "Batch sizes to time.", DefaultValueFactory = _ => [1, 16, 64], AllowMultipleArgumentsPerToken = true };
+        var dir = new Option<string>("--dir") { Description = "Scratch folder for the generated images.", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "mlnc-gpu-check") };
+        var json = CommonOptions.Json();
+        var command = new Command("gpu-check", "Check a CUDA device: CPU and CUDA features agree (relative L2 ≤ 1e-3), then time JPEG → features at several batch sizes.")
+        {
+            images, device, batches, dir, json,
+        };
+        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(
+            result.GetValue(images), result.GetValue(device)!, result.GetValue(batches)!, result.GetValue(dir)!, result.GetValue(json), token))));
+        return command;
+    }
+
+    private static int Run(int count, string deviceText, int[] batches, string dir, bool json, CancellationToken token)
+    {
+        var device = ExecutionDevice.Parse(deviceText);
+        var ml = new MLContext(1);
+        Output.Step($"generating {count} images in {dir} ...");
+        var files = LogoDataset.Generate(dir, new LogoDatasetOptions { ImagesPerClass = (count + 1) / 2, Seed = 1 })
+            .Take(count).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+
+        var sample = files.Take(64).ToList();
+        using var cpu = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { Device = ExecutionDevice.Cpu });
+        using var gpu = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { Device = device, RequireDevice = true, BatchSize = 16 });
+        var a = cpu.Featurize(sample, null, token).Features;
+        var b = gpu.Featurize(sample, null, token).Features;
+        double worst = Enumerable.Range(0, a.Rows).Max(i => RelativeL2(b.Row(i), a.Row(i)));
+        bool agree = worst <= 1e-3;
+        Output.Step($"CPU vs {gpu.Device}: worst relative L2 over {a.Rows} images = {worst:E2} ({(agree ? "agree" : "DISAGREE")})");
+
+        var rows = new List<object>();
+        Console.WriteLine($"| batch | images | img/s ({gpu.Device}, JPEG → features, {Environment.ProcessorCount} decode threads) |");
+        Console.WriteLine("|---|---|---|");
+        foreach (int batch in batches)
+        {
+            using var f = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { Device = device, RequireDevice = true, BatchSize = batch });
+            f.Featurize(files.Take(Math.Max(2 * batch, 32)).ToList(), null, token); // warm-up: cuDNN algorithm search
+            var r = f.Featurize(files, null, token);
+            Console.WriteLine($"| {batch} | {r.Features.Rows} | {r.ImagesPerSecond:F0} |");
+            rows.Add(new { batch, images = r.Features.Rows, images_per_s = r.ImagesPerSecond });
+        }
+        if (json)
+            Output.JsonLine(new { device = gpu.Device.ToString(), worst_relative_l2 = worst, agree, throughput = rows });
+        return agree ? 0 : 1;
+    }
+
+    private static double RelativeL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            num += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
+            den += (double)b[i] * b[i];
+        }
+        return Math.Sqrt(num / Math.Max(den, 1e-30));
+    }
+}
