@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
+using MLNetClassify.Pooling;
 using MLNetClassify.Training;
 
 namespace MLNetClassify;
@@ -27,6 +28,21 @@ public sealed class ImageClassificationCatalog
     public ImageFeaturizingEstimator FeaturizeImages(string outputColumnName = "Features", string? inputColumnName = null, BackboneSpec? backbone = null,
         string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
         new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice);
+
+    /// <summary>
+    /// Image in, the backbone's last unpooled feature map out (C×H×W floats; for ResNet18 at 224, 512×7×7), row by
+    /// row; follow it with <see cref="GlobalPooling"/>. Any input size works: pass e.g. <c>BackboneCatalog.ResNet18AtSize(160)</c>.
+    /// </summary>
+    public ImageFeaturizingEstimator FeatureMaps(string outputColumnName = "FeatureMap", string? inputColumnName = null, BackboneSpec? backbone = null,
+        string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
+        new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice, featureMap: true);
+
+    /// <summary>Global pooling of a C×H×W feature-map column into C values (2·C for average‖max).</summary>
+    /// <param name="outputColumnName">The pooled column to add.</param>
+    /// <param name="inputColumnName">The feature-map column.</param>
+    /// <param name="kind">Average (default), max, or both concatenated.</param>
+    public GlobalPoolingEstimator GlobalPooling(string outputColumnName = "Features", string inputColumnName = "FeatureMap", GlobalPoolingKind kind = GlobalPoolingKind.Average) =>
+        new(_mlContext, outputColumnName, inputColumnName, kind);
 
     /// <summary>A fully connected softmax layer trained on a feature column, emitted as ML.NET's stock softmax-regression transformer.</summary>
     /// <param name="labelColumnName">Key column with the labels.</param>

@@ -10,9 +10,13 @@ using MLNetClassify.Images;
 
 // Featurization throughput, ours against ML.NET's documented path and raw ONNX Runtime, measured in one run
 // on the same images: dotnet run -c Release --project tests/MLNetClassify.Benchmarks -- DIR [LIMIT]
+// Accuracy against input size: ... -- sizes DIR SPLIT_FILE S1 S2 ...
+if (args.Length >= 4 && args[0] == "sizes")
+    return MLNetClassify.Benchmarks.InputSizes.Run(args[1], args[2], args[3..].Select(int.Parse).ToArray());
 if (args.Length < 1 || !Directory.Exists(args[0]))
 {
     Console.Error.WriteLine("usage: MLNetClassify.Benchmarks DATA_DIR [LIMIT]   (DATA_DIR: one sub-folder per label)");
+    Console.Error.WriteLine("       MLNetClassify.Benchmarks sizes DATA_DIR SPLIT_FILE SIZE...");
     return 2;
 }
 int limit = args.Length > 1 ? int.Parse(args[1]) : 500;

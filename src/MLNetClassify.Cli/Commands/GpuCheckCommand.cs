@@ -4,6 +4,7 @@ using MLNetClassify.Backbones;
 using MLNetClassify.Data.Synthetic;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
+using MLNetClassify.Numerics;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -43,7 +44,7 @@ internal static class GpuCheckCommand
         using var gpu = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { Device = device, RequireDevice = true, BatchSize = 16 });
         var a = cpu.Featurize(sample, null, token).Features;
         var b = gpu.Featurize(sample, null, token).Features;
-        double worst = Enumerable.Range(0, a.Rows).Max(i => RelativeL2(b.Row(i), a.Row(i)));
+        double worst = Enumerable.Range(0, a.Rows).Max(i => Kernels.RelativeL2Difference(b.Row(i), a.Row(i)));
         bool agree = worst <= 1e-3;
         Output.Step($"CPU vs {gpu.Device}: worst relative L2 over {a.Rows} images = {worst:E2} ({(agree ? "agree" : "DISAGREE")})");
 
@@ -61,16 +62,5 @@ internal static class GpuCheckCommand
         if (json)
             Output.JsonLine(new { device = gpu.Device.ToString(), worst_relative_l2 = worst, agree, throughput = rows });
         return agree ? 0 : 1;
-    }
-
-    private static double RelativeL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            num += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
-            den += (double)b[i] * b[i];
-        }
-        return Math.Sqrt(num / Math.Max(den, 1e-30));
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
+using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
@@ -19,21 +20,26 @@ internal static class TrainCommand
         var testFraction = new Option<double>("--test-fraction") { Description = "Test share of each label when no split file is given.", DefaultValueFactory = _ => 0.2 };
         var seed = new Option<int>("--seed") { Description = "Seed for the split and the head's training.", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." };
+        var inputSize = new Option<int>("--input-size")
+        {
+            Description = "Side S of the S×S images fed to ResNet18 (64 and up; it runs fully convolutionally and pools globally).",
+            DefaultValueFactory = _ => BackboneCatalog.ResNet18.InputSize,
+        };
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, device, requireDevice, json,
+            data, model, split, testFraction, seed, epochs, inputSize, device, requireDevice, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
             result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
-            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice)), token))));
+            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice), result.GetValue(inputSize)), token))));
         return command;
     }
 
     internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json,
-        string Device = "cpu", bool RequireDevice = false);
+        string Device = "cpu", bool RequireDevice = false, int InputSize = 224);
 
     internal static int Run(TrainArguments args, CancellationToken token)
     {
@@ -44,8 +50,11 @@ internal static class TrainCommand
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed };
         if (args.Epochs is { } n) head = head with { Epochs = n };
+        if (args.InputSize < 32)
+            throw new ArgumentException($"--input-size {args.InputSize} is too small: ResNet18 needs at least 32 pixels (64 or more recommended).");
         var options = new ImageClassifierOptions
         {
+            Backbone = BackboneCatalog.ResNet18AtSize(args.InputSize),
             Head = head,
             Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice },
             FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
@@ -76,6 +85,7 @@ internal static class TrainCommand
             classes = fit.Classes,
             featurize_images_per_s = fit.Featurization.ImagesPerSecond,
             device = device.ToString(),
+            input_size = args.InputSize,
             best_epoch = fit.Training.BestEpoch,
             seconds = clock.Elapsed.TotalSeconds,
             model = Path.GetFullPath(args.Model),

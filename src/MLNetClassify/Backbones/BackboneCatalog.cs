@@ -21,10 +21,14 @@ public static class BackboneCatalog
         MeanImage = new MeanImageSource(Path.Combine("DnnImageModels", "ResNetPrepOnnx", "ResNetPreprocess.onnx"), "MeanImage"),
         InputNode = "Input247",
         FeatureNode = "Pooling395_Output_0",
+        FeatureMapNode = "ReLU393_Output_0", // the N×512×7×7 (at 224) map that Pooling395 averages with a 7×7 kernel
         Channels = 512,
         Licence = "MIT (NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1)",
         Source = "NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1",
     };
+
+    /// <summary>ResNet18 run fully convolutionally on <paramref name="size"/>×<paramref name="size"/> images.</summary>
+    public static BackboneSpec ResNet18AtSize(int size) => size == ResNet18.InputSize ? ResNet18 : ResNet18 with { Name = $"{ResNet18.Name}@{size}", InputSize = size };
 
     /// <summary>Every catalogued backbone.</summary>
     public static IReadOnlyList<BackboneSpec> All { get; } = [ResNet18];

@@ -67,6 +67,13 @@ public sealed record BackboneSpec
     /// <summary>Name of the node output that holds the pooled features (N×C×1×1 or N×C).</summary>
     public required string FeatureNode { get; init; }
 
+    /// <summary>
+    /// Name of the node output that holds the last unpooled feature map (N×C×H×W), when known. With it the
+    /// featurizer pools globally itself, so any <see cref="InputSize"/> works (the graph is fully convolutional
+    /// up to there); without it the graph runs to <see cref="FeatureNode"/> at its native size only.
+    /// </summary>
+    public string? FeatureMapNode { get; init; }
+
     /// <summary>Length of the feature vector (C).</summary>
     public required int Channels { get; init; }
 

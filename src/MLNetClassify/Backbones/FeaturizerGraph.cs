@@ -1,71 +1,120 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
 namespace MLNetClassify.Backbones;
 
 /// <summary>
-/// Builds the one ONNX graph a backbone runs as: RGB planes 0–255 (ML.NET ExtractPixels' layout) in,
-/// preprocessing, the backbone cut at its feature node, a flat N×C "Features" tensor out, batch dynamic.
+/// Builds the ONNX graphs a backbone runs as: RGB planes 0–255 (ML.NET ExtractPixels' layout) in, preprocessing,
+/// the backbone cut at its last feature map, then either global average pooling to a flat N×C "Features"
+/// tensor (<see cref="Build"/>) or the unpooled N×C×H×W "FeatureMap" (<see cref="BuildFeatureMap"/>). Batch is dynamic.
 /// </summary>
 /// <remarks>
 /// Folding preprocessing into the graph means the batched featurizer and the saved model's stock
 /// ApplyOnnxModel step run the very same graph, and one ORT call replaces ML.NET's two
-/// (ResNetPreprocess.onnx, then ResNet18.onnx).
+/// (ResNetPreprocess.onnx, then ResNet18.onnx). Pooling globally instead of with the export's fixed 7×7 kernel
+/// lets the backbone run on any input size; at 224 the two are the same average.
 /// </remarks>
 public static class FeaturizerGraph
 {
     /// <summary>Graph input: RGB planes, N×3×S×S, 0–255.</summary>
     public const string InputName = "Pixels";
 
-    /// <summary>Graph output: N×C features.</summary>
+    /// <summary>Output of <see cref="Build"/>: N×C features.</summary>
     public const string OutputName = "Features";
 
-    private const string Prefix = "mlnc_";
-    private static readonly ConcurrentDictionary<BackboneSpec, Lazy<byte[]>> Cache = new();
+    /// <summary>Output of <see cref="BuildFeatureMap"/>: N×C×H×W.</summary>
+    public const string FeatureMapName = "FeatureMap";
 
-    /// <summary>The serialized featurizer graph for <paramref name="spec"/>, built once per process.</summary>
+    private const string Prefix = "mlnc_";
+    private static readonly ConcurrentDictionary<(BackboneSpec, bool), Lazy<byte[]>> Cache = new();
+    private static readonly ConcurrentDictionary<BackboneSpec, Lazy<int[]>> MapShapes = new();
+
+    /// <summary>The serialized featurizer graph (pooled features) for <paramref name="spec"/>, built once per process.</summary>
     /// <exception cref="FileNotFoundException">The backbone's ONNX file (or mean-image file) is missing.</exception>
     /// <exception cref="InvalidDataException">The file is not ONNX, or lacks the named input or feature node.</exception>
-    public static byte[] Build(BackboneSpec spec)
+    public static byte[] Build(BackboneSpec spec) => Cached(spec, featureMap: false);
+
+    /// <summary>
+    /// The graph with the unpooled last feature map as output, its shape declared in full
+    /// (<see cref="FeatureMapShape"/>) so ML.NET's ApplyOnnxModel gives the column its C×H×W size.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The spec names no <see cref="BackboneSpec.FeatureMapNode"/>.</exception>
+    public static byte[] BuildFeatureMap(BackboneSpec spec) => Cached(spec, featureMap: true);
+
+    /// <summary>[C, H, W] of the feature map at the spec's input size, found by running the graph once.</summary>
+    public static int[] FeatureMapShape(BackboneSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var lazy = Cache.GetOrAdd(spec, s => new Lazy<byte[]>(() => BuildCore(s), LazyThreadSafetyMode.ExecutionAndPublication));
+        return (int[])MapShapes.GetOrAdd(spec, s => new Lazy<int[]>(() => ProbeMapShape(s))).Value.Clone();
+    }
+
+    private static byte[] Cached(BackboneSpec spec, bool featureMap)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var key = (spec, featureMap);
+        var lazy = Cache.GetOrAdd(key, k => new Lazy<byte[]>(() => BuildCore(k.Item1, k.Item2 ? Output.FeatureMap : Output.Pooled, null),
+            LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return lazy.Value;
         }
         catch
         {
-            Cache.TryRemove(spec, out _);
+            Cache.TryRemove(key, out _);
             throw;
         }
     }
 
-    private static byte[] BuildCore(BackboneSpec spec)
+    private enum Output { Pooled, FeatureMap, ProbeMap }
+
+    private static byte[] BuildCore(BackboneSpec spec, Output output, int[]? mapShape)
     {
         var backbone = ReadModel(spec.ResolveModelFile(), spec.Name);
         var g = backbone.Graph;
         if (g.Input.All(i => i.Name != spec.InputNode))
             throw new InvalidDataException($"Backbone '{spec.Name}' ({spec.ResolveModelFile()}) has no input '{spec.InputNode}'; inputs: {string.Join(", ", g.Input.Select(i => i.Name))}.");
         var producers = g.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n);
-        if (!producers.ContainsKey(spec.FeatureNode))
-            throw new InvalidDataException($"Backbone '{spec.Name}' has no node output '{spec.FeatureNode}'.");
+        if (output != Output.Pooled && spec.FeatureMapNode is null)
+            throw new InvalidOperationException($"Backbone '{spec.Name}' names no feature-map node.");
+        string cut = spec.FeatureMapNode ?? spec.FeatureNode;
+        if (!producers.ContainsKey(cut))
+            throw new InvalidDataException($"Backbone '{spec.Name}' has no node output '{cut}'.");
+        if (spec.FeatureMapNode is null && spec.InputSize != NativeSize(g, spec))
+            throw new InvalidOperationException($"Backbone '{spec.Name}' names no feature-map node, so it runs at its native size only.");
 
         var graph = new GraphProto { Name = $"{Prefix}{spec.Name}_featurizer" };
         graph.Input.Add(OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Float, "N", 3, spec.InputSize, spec.InputSize));
         AddPreprocessing(graph, spec);
 
-        // Keep only what the feature node needs (drops the classifier tail, if any).
-        var needed = Reachable(spec.FeatureNode, producers);
+        // Keep only what the cut node needs (drops the pooling and classifier tail).
+        var needed = Reachable(cut, producers);
         foreach (var node in g.Node.Where(needed.Contains))
             graph.Node.Add(node);
         var usedNames = new HashSet<string>(graph.Node.SelectMany(n => n.Input));
         foreach (var init in g.Initializer.Where(t => usedNames.Contains(t.Name)))
             graph.Initializer.Add(init);
 
-        graph.Node.Add(OnnxBuild.Node("Flatten", [spec.FeatureNode], [OutputName], OnnxBuild.Attr("axis", 1)));
-        graph.Output.Add(OnnxBuild.Tensor(OutputName, TensorProto.Types.DataType.Float, "N", spec.Channels));
+        switch (output)
+        {
+            case Output.Pooled when spec.FeatureMapNode is not null:
+                graph.Node.Add(OnnxBuild.Node("GlobalAveragePool", [cut], [$"{Prefix}gap"]));
+                graph.Node.Add(OnnxBuild.Node("Flatten", [$"{Prefix}gap"], [OutputName], OnnxBuild.Attr("axis", 1)));
+                graph.Output.Add(OnnxBuild.Tensor(OutputName, TensorProto.Types.DataType.Float, "N", spec.Channels));
+                break;
+            case Output.Pooled:
+                graph.Node.Add(OnnxBuild.Node("Flatten", [cut], [OutputName], OnnxBuild.Attr("axis", 1)));
+                graph.Output.Add(OnnxBuild.Tensor(OutputName, TensorProto.Types.DataType.Float, "N", spec.Channels));
+                break;
+            default:
+                graph.Node.Add(OnnxBuild.Node("Identity", [cut], [FeatureMapName]));
+                var shape = output == Output.FeatureMap ? FeatureMapShape(spec) : null;
+                graph.Output.Add(shape is null
+                    ? OnnxBuild.Tensor(FeatureMapName, TensorProto.Types.DataType.Float, "N", spec.Channels, "H", "W")
+                    : OnnxBuild.Tensor(FeatureMapName, TensorProto.Types.DataType.Float, "N", shape[0], shape[1], shape[2]));
+                break;
+        }
         // The export's value_info pins batch = 1 on every intermediate; ORT infers shapes without it.
 
         var model = new ModelProto
@@ -74,11 +123,26 @@ public static class FeaturizerGraph
             ProducerName = "MLNetClassify",
             ProducerVersion = typeof(FeaturizerGraph).Assembly.GetName().Version?.ToString() ?? "",
             Graph = graph,
-            DocString = $"Featurizer for backbone {spec.Name}: RGB 0-255 planes -> preprocessing -> {spec.FeatureNode} -> flatten.",
+            DocString = $"Featurizer for backbone {spec.Name} at {spec.InputSize}x{spec.InputSize}: RGB 0-255 planes -> preprocessing -> {cut} -> {output}.",
         };
         model.OpsetImport.AddRange(backbone.OpsetImport);
         return model.ToByteArray();
     }
+
+    private static int[] ProbeMapShape(BackboneSpec spec)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, IntraOpNumThreads = 1 };
+        using var session = new InferenceSession(BuildCore(spec, Output.ProbeMap, null), options);
+        var zeros = new float[3 * spec.InputSize * spec.InputSize];
+        using var input = OrtValue.CreateTensorValueFromMemory(zeros, [1, 3, spec.InputSize, spec.InputSize]);
+        using var runOptions = new RunOptions();
+        using var result = session.Run(runOptions, [InputName], [input], [FeatureMapName]);
+        var shape = result[0].GetTensorTypeAndShape().Shape;
+        return [(int)shape[1], (int)shape[2], (int)shape[3]];
+    }
+
+    private static int NativeSize(GraphProto g, BackboneSpec spec) =>
+        (int)g.Input.First(i => i.Name == spec.InputNode).Type.TensorType.Shape.Dim[^1].DimValue;
 
     private static void AddPreprocessing(GraphProto graph, BackboneSpec spec)
     {
@@ -95,12 +159,10 @@ public static class FeaturizerGraph
             var mean = ReadModel(BackboneSpec.Resolve(meanImage.File), spec.Name).Graph.Initializer
                 .FirstOrDefault(t => t.Name == meanImage.Initializer)
                 ?? throw new InvalidDataException($"Mean image '{meanImage.Initializer}' not found in {BackboneSpec.Resolve(meanImage.File)}.");
-            var renamed = mean.Clone();
-            renamed.Name = $"{Prefix}mean_image";
-            graph.Initializer.Add(renamed);
+            graph.Initializer.Add(MeanImageAt(mean, spec.InputSize, $"{Prefix}mean_image"));
             if (spec.PixelScale != 1f)
                 current = AddScale(graph, current, spec.PixelScale);
-            graph.Node.Add(OnnxBuild.Node("Sub", [current, renamed.Name], [spec.InputNode]));
+            graph.Node.Add(OnnxBuild.Node("Sub", [current, $"{Prefix}mean_image"], [spec.InputNode]));
             return;
         }
 
@@ -114,6 +176,34 @@ public static class FeaturizerGraph
         graph.Initializer.Add(OnnxBuild.Floats($"{Prefix}norm_b", [1, 3, 1, 1], b));
         graph.Node.Add(OnnxBuild.Node("Mul", [current, $"{Prefix}norm_a"], [$"{Prefix}norm_mul"]));
         graph.Node.Add(OnnxBuild.Node("Add", [$"{Prefix}norm_mul", $"{Prefix}norm_b"], [spec.InputNode]));
+    }
+
+    /// <summary>The 1×3×H×W mean image, resized bilinearly (half-pixel centres) to size×size when it differs.</summary>
+    private static TensorProto MeanImageAt(TensorProto mean, int size, string name)
+    {
+        int h = (int)mean.Dims[2], w = (int)mean.Dims[3];
+        var src = OnnxBuild.ReadFloats(mean);
+        if (h == size && w == size)
+            return OnnxBuild.Floats(name, [1, 3, size, size], src);
+        var dst = new float[3 * size * size];
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < size; y++)
+            {
+                double sy = Math.Clamp((y + 0.5) * h / size - 0.5, 0, h - 1);
+                int y0 = (int)sy, y1 = Math.Min(y0 + 1, h - 1);
+                double fy = sy - y0;
+                for (int x = 0; x < size; x++)
+                {
+                    double sx = Math.Clamp((x + 0.5) * w / size - 0.5, 0, w - 1);
+                    int x0 = (int)sx, x1 = Math.Min(x0 + 1, w - 1);
+                    double fx = sx - x0;
+                    int p = c * h * w;
+                    double top = src[p + y0 * w + x0] * (1 - fx) + src[p + y0 * w + x1] * fx;
+                    double bottom = src[p + y1 * w + x0] * (1 - fx) + src[p + y1 * w + x1] * fx;
+                    dst[c * size * size + y * size + x] = (float)(top * (1 - fy) + bottom * fy);
+                }
+            }
+        return OnnxBuild.Floats(name, [1, 3, size, size], dst);
     }
 
     private static string AddScale(GraphProto graph, string input, float scale)

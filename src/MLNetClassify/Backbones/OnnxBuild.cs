@@ -46,4 +46,14 @@ internal static class OnnxBuild
         t.Int64Data.AddRange(values);
         return t;
     }
+
+    /// <summary>A float tensor's values, whether stored as float_data or raw little-endian bytes.</summary>
+    public static float[] ReadFloats(TensorProto t)
+    {
+        if (t.FloatData.Count > 0)
+            return t.FloatData.ToArray();
+        var values = new float[t.RawData.Length / 4];
+        Buffer.BlockCopy(t.RawData.ToByteArray(), 0, values, 0, values.Length * 4);
+        return values;
+    }
 }

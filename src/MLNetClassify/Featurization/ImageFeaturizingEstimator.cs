@@ -18,9 +18,10 @@ public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITra
     private readonly string? _imageFolder;
     private readonly ExecutionDevice _device;
     private readonly bool _requireDevice;
+    private readonly bool _featureMap;
 
     internal ImageFeaturizingEstimator(MLContext mlContext, string outputColumnName, string inputColumnName, BackboneSpec backbone, string? imageFolder,
-        ExecutionDevice device = default, bool requireDevice = false)
+        ExecutionDevice device = default, bool requireDevice = false, bool featureMap = false)
     {
         _mlContext = mlContext;
         _outputColumnName = outputColumnName;
@@ -29,6 +30,7 @@ public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITra
         _imageFolder = imageFolder;
         _device = device;
         _requireDevice = requireDevice;
+        _featureMap = featureMap;
     }
 
     /// <summary>The backbone this step runs.</summary>
@@ -59,12 +61,14 @@ public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITra
         // ML.NET's GPU switch for ApplyOnnxModel; used only once our own probe found CUDA usable, since its
         // fallback catches ONNX Runtime errors but not the CPU package's missing CUDA entry point.
         int? gpu = ExecutionDevices.GpuDeviceIdFor(_device, _requireDevice, out _);
+        var (output, graph) = _featureMap
+            ? (FeaturizerGraph.FeatureMapName, FeaturizerGraph.BuildFeatureMap(Backbone))
+            : (FeaturizerGraph.OutputName, FeaturizerGraph.Build(Backbone));
         var chain = ImagePreparation.Estimators(_mlContext, _inputColumnName, inputIsPath, Backbone.InputSize, _imageFolder)
             .Append(_mlContext.Transforms.ApplyOnnxModel(
-                [FeaturizerGraph.OutputName], [ImagePreparation.PixelsColumn], new MemoryStream(FeaturizerGraph.Build(Backbone)),
-                gpuDeviceId: gpu, fallbackToCpu: !_requireDevice));
-        return _outputColumnName == FeaturizerGraph.OutputName
+                [output], [ImagePreparation.PixelsColumn], new MemoryStream(graph), gpuDeviceId: gpu, fallbackToCpu: !_requireDevice));
+        return _outputColumnName == output
             ? chain
-            : chain.Append(_mlContext.Transforms.CopyColumns(_outputColumnName, FeaturizerGraph.OutputName));
+            : chain.Append(_mlContext.Transforms.CopyColumns(_outputColumnName, output));
     }
 }

@@ -14,7 +14,7 @@ public class CliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--device", "--require-device", "--json")]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--input-size", "--device", "--require-device", "--json")]
     [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--json")]
     [InlineData("predict", "--model", "--top", "--device", "--require-device", "--json", "paths")]
     [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]

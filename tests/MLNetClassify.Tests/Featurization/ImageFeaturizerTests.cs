@@ -20,16 +20,7 @@ public class ImageFeaturizerTests
         return pipeline.Fit(data).Transform(data).GetColumn<float[]>("Dnn").ToArray();
     }
 
-    internal static double RelativeL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            num += (a[i] - (double)b[i]) * (a[i] - (double)b[i]);
-            den += (double)b[i] * b[i];
-        }
-        return Math.Sqrt(num / Math.Max(den, 1e-30));
-    }
+    internal static double RelativeL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => MLNetClassify.Numerics.Kernels.RelativeL2Difference(a, b);
 
     private static void AssertMatchesMlNet(IReadOnlyList<string> paths)
     {

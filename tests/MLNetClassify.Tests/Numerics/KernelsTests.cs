@@ -105,4 +105,12 @@ public class KernelsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.CrossEntropyWithGradient([1f, 2f], -1, new float[2]));
         Assert.Throws<ArgumentException>(() => Kernels.CrossEntropyWithGradient([1f, 2f], 0, new float[1]));
     }
+
+    [Fact]
+    public void RelativeL2Difference_MatchesDefinition_AndThrowsForLengthMismatch()
+    {
+        Assert.Equal(0.5, Kernels.RelativeL2Difference([3f, 0f], [2f, 0f]), 12);
+        Assert.Equal(Math.Sqrt(2) / Math.Sqrt(5), Kernels.RelativeL2Difference([2f, 1f], [1f, 2f]), 12);
+        Assert.Throws<ArgumentException>(() => Kernels.RelativeL2Difference([1f], [1f, 2f]));
+    }
 }
