@@ -32,6 +32,8 @@ internal static class OrtSessions
             IntraOpNumThreads = intraOpThreads,
             InterOpNumThreads = 1,
         };
+        // Idle ORT threads would spin between batches on the cores the decoders need: ~46 → ~48 img/s on 2 cores.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         try
         {
             if (actual.Kind == DeviceKind.Cuda)
