@@ -32,7 +32,7 @@ internal static class PredictCommand
         var model = ModelFiles.Load(mlContext, modelPath);
         var classes = ModelInfo.Classes(mlContext, model);
         var files = Expand(paths);
-        using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Prediction>(model, new PredictionEngineOptions { OwnsTransformer = true });
+        using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Prediction>(model);
         int predicted = 0;
         foreach (var file in files)
         {

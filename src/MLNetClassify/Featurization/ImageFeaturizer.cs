@@ -64,6 +64,7 @@ public sealed class ImageFeaturizer : IDisposable
     private readonly BackboneSpec _backbone;
     private readonly FeaturizerOptions _options;
     private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
     private readonly int _pixelsPerImage;
     private readonly int _batchSize;
     private bool _disposed;
@@ -187,7 +188,7 @@ public sealed class ImageFeaturizer : IDisposable
 
         var memory = new Memory<float>(batch.Buffer, 0, n * _pixelsPerImage);
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, [n, 3, _backbone.InputSize, _backbone.InputSize]);
-        using var outputs = _session.Run(new RunOptions(), [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
+        using var outputs = _session.Run(_runOptions, [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
         var values = outputs[0].GetTensorDataAsSpan<float>();
         for (int i = 0; i < n; i++)
         {
@@ -202,6 +203,7 @@ public sealed class ImageFeaturizer : IDisposable
         if (_disposed) return;
         _disposed = true;
         _session.Dispose();
+        _runOptions.Dispose();
     }
 
     private sealed class Batch(int start, int count, float[] buffer)

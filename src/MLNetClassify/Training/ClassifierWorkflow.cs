@@ -64,16 +64,14 @@ public static class ClassifierWorkflow
             .MapValueToKey(LabelKeyColumn, nameof(LabeledImage.Label), keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
             .Fit(train);
         var keyed = keyMapper.Transform(train);
-        var fit = new ImageClassifierEstimator(mlContext, options).FitDetailed(keyed);
+        using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
+        var fit = new ImageClassifierEstimator(mlContext, options).FitDetailed(keyed, featurizer);
         var toText = mlContext.Transforms.Conversion.MapKeyToValue(PredictedLabelValueColumn, "PredictedLabel").Fit(fit.Model.Transform(keyed));
         var model = new TransformerChain<ITransformer>(keyMapper, fit.Model, toText);
 
-        EvaluationSummary? test = null;
-        if (split.Test.Count > 0)
-        {
-            using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
-            test = EvaluateWithFeaturizer(mlContext, featurizer, keyMapper, fit, split.Test, options.CancellationToken);
-        }
+        var test = split.Test.Count > 0
+            ? EvaluateWithFeaturizer(mlContext, featurizer, keyMapper, fit, split.Test, options.CancellationToken)
+            : null;
         return new TrainedClassifier(model, train.Schema, fit, test);
     }
 

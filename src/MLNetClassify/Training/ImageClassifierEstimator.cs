@@ -53,10 +53,15 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
     /// <exception cref="OperationCanceledException">Cancelled through the options' token.</exception>
     public ImageClassifierFit FitDetailed(IDataView input)
     {
+        using var featurizer = new ImageFeaturizer(_mlContext, _options.Backbone, _options.Featurizer);
+        return FitDetailed(input, featurizer);
+    }
+
+    /// <summary>Fits with a featurizer the caller owns and may go on using (one ONNX Runtime session for train and test).</summary>
+    internal ImageClassifierFit FitDetailed(IDataView input, ImageFeaturizer featurizer)
+    {
         ArgumentNullException.ThrowIfNull(input);
         var (sources, labels, classes, unlabeled) = ReadInput(input);
-
-        using var featurizer = new ImageFeaturizer(_mlContext, _options.Backbone, _options.Featurizer);
         var featurized = featurizer.Featurize(sources, _options.FeaturizationProgress, _options.CancellationToken);
         if (featurized.Features.Rows == 0)
             throw new ArgumentException($"None of the {sources.Count} training images could be read; first problem: {featurized.Skipped.FirstOrDefault()?.Source}: {featurized.Skipped.FirstOrDefault()?.Reason}");
