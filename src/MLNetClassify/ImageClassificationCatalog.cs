@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
+using MLNetClassify.Perceptrons;
 using MLNetClassify.Pooling;
 using MLNetClassify.Training;
 
@@ -61,6 +62,18 @@ public sealed class ImageClassificationCatalog
 
     /// <summary>Image + label key → pretrained features → softmax head, with every option.</summary>
     public ImageClassifierEstimator Classifier(ImageClassifierOptions options) => new(_mlContext, options);
+
+    /// <summary>
+    /// A perceptron on raw pixels, no backbone: the single-layer perceptron by default
+    /// (<see cref="PerceptronOptions.SingleLayer"/>), or an MLP with hidden ReLU layers (<see cref="PerceptronOptions.MultiLayer"/>).
+    /// </summary>
+    /// <param name="labelColumnName">Key column with the labels.</param>
+    /// <param name="imageColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column.</param>
+    /// <param name="options">Image size, layers and training options; the single-layer defaults when null.</param>
+    /// <param name="imageFolder">Folder for relative paths; null when paths are absolute.</param>
+    public PixelPerceptronEstimator PixelPerceptron(string labelColumnName = "Label", string imageColumnName = "ImagePath",
+        PerceptronOptions? options = null, string? imageFolder = null) =>
+        new(_mlContext, labelColumnName, imageColumnName, options, imageFolder);
 
     /// <summary>A batched featurizer for bulk work outside a pipeline (owns an ONNX Runtime session: dispose it).</summary>
     public ImageFeaturizer CreateFeaturizer(BackboneSpec? backbone = null, FeaturizerOptions? options = null) =>

@@ -53,3 +53,52 @@ internal static class TestImages
     /// <summary>Encoded JPEG bytes of one generated image.</summary>
     public static byte[] Jpeg(int seed, bool withLogo, int size = 96) => LogoDataset.Render(new Random(seed), size, withLogo);
 }
+
+/// <summary>
+/// Images a perceptron on raw pixels can learn: each label has its own colour (red, green, blue), jittered, under
+/// random grey rectangles. The perceptron tests use them because a logo at a random place is beyond a pixel model.
+/// </summary>
+internal static class ColourImages
+{
+    public static readonly string[] Labels = ["blue", "green", "red"];
+
+    public static IReadOnlyList<LabeledImage> Folder(string directory, int perClass, int seed = 1, int size = 40)
+    {
+        var rng = new Random(seed);
+        for (int k = 0; k < Labels.Length; k++)
+        {
+            var folder = Path.Combine(directory, Labels[k]);
+            Directory.CreateDirectory(folder);
+            for (int i = 0; i < perClass; i++)
+                File.WriteAllBytes(Path.Combine(folder, $"{i:D3}.png"), Render(rng, k, size));
+        }
+        return ImageDataset.FromFolder(directory);
+    }
+
+    private static byte[] Render(Random rng, int label, int size)
+    {
+        int Jitter(int v) => Math.Clamp(v + rng.Next(-40, 41), 0, 255);
+        var colour = label switch
+        {
+            0 => new SkiaSharp.SKColor((byte)Jitter(40), (byte)Jitter(60), (byte)Jitter(200)),
+            1 => new SkiaSharp.SKColor((byte)Jitter(50), (byte)Jitter(190), (byte)Jitter(60)),
+            _ => new SkiaSharp.SKColor((byte)Jitter(200), (byte)Jitter(50), (byte)Jitter(50)),
+        };
+        using var bitmap = new SkiaSharp.SKBitmap(size, size);
+        using (var canvas = new SkiaSharp.SKCanvas(bitmap))
+        {
+            canvas.Clear(colour);
+            using var paint = new SkiaSharp.SKPaint();
+            for (int r = 0; r < 3; r++)
+            {
+                byte grey = (byte)rng.Next(256);
+                paint.Color = new SkiaSharp.SKColor(grey, grey, grey);
+                float x = rng.Next(size), y = rng.Next(size);
+                canvas.DrawRect(x, y, rng.Next(4, size / 3), rng.Next(4, size / 3), paint);
+            }
+        }
+        using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+}

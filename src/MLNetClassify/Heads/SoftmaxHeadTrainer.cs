@@ -31,19 +31,7 @@ public sealed partial class SoftmaxHeadTrainer
     /// <exception cref="OperationCanceledException">Cancelled through <paramref name="cancellationToken"/>.</exception>
     public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(features);
-        ArgumentNullException.ThrowIfNull(labels);
-        if (classes < 2)
-            throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier needs at least two classes.");
-        if (labels.Count != features.Rows)
-            throw new ArgumentException($"{labels.Count} labels for {features.Rows} feature rows.", nameof(labels));
-        if (features.Rows == 0)
-            throw new ArgumentException("No training rows.", nameof(features));
-        for (int i = 0; i < labels.Count; i++)
-            if ((uint)labels[i] >= (uint)classes)
-                throw new ArgumentException($"Label {labels[i]} of row {i} is outside [0, {classes}).", nameof(labels));
-        if (!TensorPrimitives.IsFiniteAll<float>(features.Values))
-            throw new ArgumentException("Features contain NaN or infinity.", nameof(features));
+        GradientTrainingOptions.CheckRows(features, labels, classes, "feature");
 
         var all = Enumerable.Range(0, features.Rows).ToArray();
         var (train, validation) = _options.ValidationFraction > 0
@@ -71,13 +59,11 @@ public sealed partial class SoftmaxHeadTrainer
         int wSize = classes * d;
         var theta = new float[wSize + classes];
         var grad = new float[theta.Length];
-        var best = (float[])theta.Clone();
+        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, phase, history, _options.Progress);
         var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);
         var rng = new Random(_options.Seed);
         var order = (int[])train.Clone();
         var logits = new float[classes];
-        var stopping = new EarlyStopping(_options.EarlyStoppingPatience);
-        int bestEpoch = 0;
 
         for (int epoch = 0; epoch < epochs; epoch++)
         {
@@ -107,26 +93,12 @@ public sealed partial class SoftmaxHeadTrainer
                 optimizer.Step(theta, grad, lr);
             }
 
-            double? valLoss = null, valAcc = null;
-            bool isBest = true;
-            if (validation.Length > 0)
-            {
-                (valLoss, valAcc) = Evaluate(theta, x, labels, validation, classes, d);
-                isBest = stopping.Report(epoch, valLoss.Value);
-            }
-            if (isBest)
-            {
-                theta.CopyTo(best, 0);
-                bestEpoch = epoch + 1;
-            }
-            var metrics = new EpochMetrics(epoch + 1, lossSum / order.Length, (double)correct / order.Length, valLoss, valAcc, lr, isBest, phase);
-            history.Add(metrics);
-            _options.Progress?.Report(metrics);
-            if (validation.Length > 0 && stopping.ShouldStop)
+            Func<(double, double)>? validate = validation.Length > 0 ? () => Evaluate(theta, x, labels, validation, classes, d) : null;
+            if (tracker.EndEpoch(epoch, lossSum, correct, order.Length, lr, validate))
                 break;
         }
 
-        return (scaler.Fold(best, classes), bestEpoch);
+        return (scaler.Fold(tracker.Best, classes), tracker.BestEpoch);
     }
 
     private static void ComputeLogits(float[] theta, ReadOnlySpan<float> x, int classes, int d, Span<float> logits)

@@ -31,7 +31,7 @@ public sealed record EvaluationSummary(
 /// The Model Builder-style path from labelled image files to a saved model and its metrics, shared by the CLI
 /// and app code: text labels become keys in the saved model, and predictions come back as text.
 /// </summary>
-public static class ClassifierWorkflow
+public static partial class ClassifierWorkflow
 {
     /// <summary>Key column the text label is mapped to.</summary>
     public const string LabelKeyColumn = "LabelKey";
@@ -55,14 +55,7 @@ public static class ClassifierWorkflow
             ImageColumnName = nameof(LabeledImage.ImagePath),
             ImageFolder = null,
         };
-        var labels = split.Train.Select(i => i.Label).Distinct().Count();
-        if (labels < 2)
-            throw new ArgumentException($"Training needs at least two labels; the training images have {labels}.", nameof(split));
-
-        var train = ImageDataset.ToDataView(mlContext, split.Train);
-        var keyMapper = mlContext.Transforms.Conversion
-            .MapValueToKey(LabelKeyColumn, nameof(LabeledImage.Label), keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
-            .Fit(train);
+        var (train, keyMapper) = KeyedTrainingData(mlContext, split);
         var keyed = keyMapper.Transform(train);
         using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
         var fit = new ImageClassifierEstimator(mlContext, options).FitDetailed(keyed, featurizer);

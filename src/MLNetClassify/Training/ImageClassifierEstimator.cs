@@ -61,7 +61,7 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
     internal ImageClassifierFit FitDetailed(IDataView input, ImageFeaturizer featurizer)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (sources, labels, classes, unlabeled) = ReadInput(input);
+        var (sources, labels, classes, unlabeled) = LabeledImageInput.Read(input, _options.LabelColumnName, _options.ImageColumnName, _options.ImageFolder);
         var featurized = featurizer.Featurize(sources, _options.FeaturizationProgress, _options.CancellationToken);
         if (featurized.Features.Rows == 0)
             throw new ArgumentException($"None of the {sources.Count} training images could be read; first problem: {featurized.Skipped.FirstOrDefault()?.Source}: {featurized.Skipped.FirstOrDefault()?.Reason}");
@@ -81,51 +81,4 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
         _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_options.LabelColumnName, _options.FeatureColumnName)
             .GetOutputSchema(_featurizing.GetOutputSchema(inputSchema));
-
-    private (List<ImageSource> Sources, List<int> Labels, IReadOnlyList<string> Classes, int Unlabeled) ReadInput(IDataView input)
-    {
-        var label = input.Schema.GetColumnOrNull(_options.LabelColumnName)
-            ?? throw new ArgumentException($"Input has no label column '{_options.LabelColumnName}'.", nameof(input));
-        if (label.Type is not KeyDataViewType key || key.Count < 2)
-            throw new ArgumentException($"Label column '{_options.LabelColumnName}' is {label.Type}; it must be a key with at least two values (use mlContext.Transforms.Conversion.MapValueToKey).", nameof(input));
-        var image = input.Schema.GetColumnOrNull(_options.ImageColumnName)
-            ?? throw new ArgumentException($"Input has no image column '{_options.ImageColumnName}'.", nameof(input));
-        bool isPath = image.Type is TextDataViewType;
-        if (!isPath && image.Type.RawType != typeof(MLImage))
-            throw new ArgumentException($"Image column '{_options.ImageColumnName}' is {image.Type}: expected a path (text) or an MLImage.", nameof(input));
-
-        var classes = StockSoftmaxLayer.LabelNames(label) ?? Enumerable.Range(1, (int)key.Count).Select(i => i.ToString()).ToArray();
-        var sources = new List<ImageSource>();
-        var labels = new List<int>();
-        int unlabeled = 0, row = 0;
-        using var cursor = input.GetRowCursor([label, image]);
-        var getLabel = cursor.GetGetter<uint>(label);
-        var getPath = isPath ? cursor.GetGetter<ReadOnlyMemory<char>>(image) : null;
-        var getImage = isPath ? null : cursor.GetGetter<MLImage>(image);
-        uint k = 0;
-        ReadOnlyMemory<char> path = default;
-        MLImage picture = null!;
-        while (cursor.MoveNext())
-        {
-            row++;
-            getLabel(ref k);
-            if (k == 0) { unlabeled++; continue; }
-            if (getPath is not null)
-            {
-                getPath(ref path);
-                var file = path.ToString();
-                if (_options.ImageFolder is not null) file = Path.Combine(_options.ImageFolder, file);
-                sources.Add(ImageSource.FromFile(file));
-            }
-            else
-            {
-                getImage!(ref picture);
-                sources.Add(ImageSource.FromImage(picture, $"row {row}"));
-            }
-            labels.Add((int)k - 1);
-        }
-        if (sources.Count == 0)
-            throw new ArgumentException($"No row of the input has a label in '{_options.LabelColumnName}'.", nameof(input));
-        return (sources, labels, classes, unlabeled);
-    }
 }

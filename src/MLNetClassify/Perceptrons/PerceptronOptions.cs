@@ -1,0 +1,67 @@
+using MLNetClassify.Heads;
+
+namespace MLNetClassify.Perceptrons;
+
+/// <summary>What the last layer of a perceptron computes.</summary>
+public enum PerceptronOutput
+{
+    /// <summary>One unit per class, softmax over them.</summary>
+    Softmax,
+
+    /// <summary>
+    /// Two classes only: one unit, p(second class) = σ(w·x + b), trained with binary cross-entropy. Saved as the
+    /// equivalent two-row softmax [0; w], [0; b] (softmax(0, z) = (1 − σ(z), σ(z))), so it scores like any model.
+    /// </summary>
+    Sigmoid,
+}
+
+/// <summary>Options for a perceptron on raw pixels: image resized to S×S, flattened, fully connected layers.</summary>
+/// <remarks>
+/// No hidden layer gives the lesson's single-layer perceptron (y = softmax(W·x + b)); hidden layers use ReLU.
+/// Pixels are scaled to 0–1 and centred on the training mean before the first layer; both are folded into the
+/// saved first layer, so the saved model takes the stock 0–255 pixel planes.
+/// </remarks>
+public sealed record PerceptronOptions : GradientTrainingOptions
+{
+    /// <summary>
+    /// The shared training defaults, adjusted for raw pixels: 60 epochs, learning rate 1e-4, L2 1e-3, patience 8
+    /// (chosen on intel-scenes, docs/baselines.md: pixel inputs are thousands wide, so steps must be smaller).
+    /// </summary>
+    public PerceptronOptions()
+    {
+        Epochs = 60;
+        LearningRate = 1e-4f;
+        L2 = 1e-3f;
+        EarlyStoppingPatience = 8;
+    }
+
+    /// <summary>Side length S the image is resized to; the input has 3·S·S values.</summary>
+    public int ImageSize { get; init; } = 128;
+
+    /// <summary>Sizes of the hidden ReLU layers, first to last; empty for a single-layer perceptron.</summary>
+    public IReadOnlyList<int> HiddenLayers { get; init; } = [];
+
+    /// <summary>Softmax over classes, or a single sigmoid unit for two classes.</summary>
+    public PerceptronOutput Output { get; init; } = PerceptronOutput.Softmax;
+
+    /// <summary>Stops reading and training; Fit then throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>The lesson's single-layer perceptron: 128×128 pixels → softmax.</summary>
+    public static PerceptronOptions SingleLayer { get; } = new();
+
+    /// <summary>
+    /// A small multi-layer perceptron: 64×64 pixels → 256 ReLU → softmax (3.1 M weights). Smaller images than the
+    /// single-layer default because the first hidden layer's weights grow with 3·S²·hidden: at 128×128 it would
+    /// hold 12.6 M weights, slow to train on a laptop and easier to overfit on a few thousand images.
+    /// </summary>
+    public static PerceptronOptions MultiLayer { get; } = new() { ImageSize = 64, HiddenLayers = [256] };
+
+    internal override void Validate()
+    {
+        base.Validate();
+        if (ImageSize < 8) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be at least 8.");
+        if (HiddenLayers is null || HiddenLayers.Any(h => h <= 0))
+            throw new ArgumentException("Every hidden layer needs a positive size.", nameof(HiddenLayers));
+    }
+}
