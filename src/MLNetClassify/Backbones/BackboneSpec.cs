@@ -77,6 +77,13 @@ public sealed record BackboneSpec
     /// <summary>Length of the feature vector (C).</summary>
     public required int Channels { get; init; }
 
+    /// <summary>
+    /// How the featurizer graph stores the backbone's large weight tensors. <see cref="WeightStorage.Float16"/> halves
+    /// the graph (and so the saved model zip); ONNX Runtime casts the weights back to float32 once, when the session
+    /// is created, so arithmetic stays float32.
+    /// </summary>
+    public WeightStorage Weights { get; init; } = WeightStorage.Float32;
+
     /// <summary>Licence of the weights.</summary>
     public string? Licence { get; init; }
 
@@ -88,6 +95,16 @@ public sealed record BackboneSpec
 
     internal static string Resolve(string file) =>
         Path.IsPathRooted(file) ? file : Path.Combine(AppContext.BaseDirectory, file);
+}
+
+/// <summary>How a featurizer graph stores the backbone's weights.</summary>
+public enum WeightStorage
+{
+    /// <summary>As the backbone file has them (float32).</summary>
+    Float32,
+
+    /// <summary>Tensors of 1,024 values or more as float16, each followed by a Cast to float32 that ONNX Runtime folds at load.</summary>
+    Float16,
 }
 
 /// <summary>An initializer in an ONNX file that holds a mean image (1×3×H×W, in the backbone's channel order).</summary>

@@ -94,7 +94,11 @@ public static class FeaturizerGraph
             graph.Node.Add(node);
         var usedNames = new HashSet<string>(graph.Node.SelectMany(n => n.Input));
         foreach (var init in g.Initializer.Where(t => usedNames.Contains(t.Name)))
+        {
+            if (spec.Weights == WeightStorage.Float16 && HalfPrecision.TryStore(init, graph))
+                continue;
             graph.Initializer.Add(init);
+        }
 
         switch (output)
         {

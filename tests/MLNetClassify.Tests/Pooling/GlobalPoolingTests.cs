@@ -20,7 +20,7 @@ public class GlobalPoolingTests(LogoModelFixture fixture)
         var rng = new Random(3);
         int plane = 224 * 224;
         var rgb = Enumerable.Range(0, 3 * plane).Select(_ => (float)(rng.NextDouble() * 255)).ToArray();
-        var spec = BackboneCatalog.ResNet18;
+        var spec = BackboneCatalog.ResNet18 with { Weights = WeightStorage.Float32 };
         var meanImage = FeaturizerGraph.ReadModel(BackboneSpec.Resolve(spec.MeanImage!.File), spec.Name).Graph.Initializer.Single(t => t.Name == "MeanImage");
         var mean = OnnxBuild.ReadFloats(meanImage);
         var bgr = new float[3 * plane];
@@ -39,6 +39,13 @@ public class GlobalPoolingTests(LogoModelFixture fixture)
         var actual = b[0].GetTensorDataAsSpan<float>().ToArray();
         Assert.Equal(512, actual.Length);
         Assert.True(ImageFeaturizerTests.RelativeL2(actual, expected) <= 1e-4, $"relative L2 {ImageFeaturizerTests.RelativeL2(actual, expected):E2}");
+
+        // The default stores the weights as float16 (half the bytes) and stays close.
+        using var half = new InferenceSession(FeaturizerGraph.Build(BackboneCatalog.ResNet18));
+        using var halfResult = half.Run(runOptions, [FeaturizerGraph.InputName], [rgbValue], [FeaturizerGraph.OutputName]);
+        var fromHalf = halfResult[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.True(ImageFeaturizerTests.RelativeL2(fromHalf, expected) <= 5e-3, $"float16 storage: relative L2 {ImageFeaturizerTests.RelativeL2(fromHalf, expected):E2}");
+        Assert.True(FeaturizerGraph.Build(BackboneCatalog.ResNet18).Length < 0.55 * FeaturizerGraph.Build(spec).Length);
     }
 
     [Theory]
