@@ -66,7 +66,7 @@ internal static class BaselinesCommand
             var trained = ClassifierWorkflow.TrainPerceptron(mlContext, split, options);
             var test = trained.Test!;
             Output.ReportSkipped(trained.Fit.Pixels.Skipped, "training");
-            rows.Add(new Row(name, test.Accuracy, test.MacroAccuracy, test.LogLoss, trained.Fit.Perceptron.Parameters,
+            rows.Add(new Row(name, test.Accuracy, test.MacroAccuracy, test.LogLoss, trained.Fit.Training.TrainedParameters,
                 TrainingSeconds(clock, test), options.ImageSize, Describe(options)));
             Save(mlContext, args.Models, name, trained.Model, trained.InputSchema);
         }

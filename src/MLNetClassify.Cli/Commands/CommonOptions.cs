@@ -31,6 +31,25 @@ internal static class CommonOptions
         Description = "Fail, naming what is missing, instead of falling back to the CPU when --device cannot be used.",
     };
 
+    public static Option<string?> Cache() => new("--cache")
+    {
+        Description = "Folder of the bottleneck-feature cache (default: $MLNETCLASSIFY_CACHE, else ~/.cache/mlnet-classify/features).",
+    };
+
+    public static Option<bool> NoCache() => new("--no-cache") { Description = "Featurize every image, reading and writing no cache." };
+
+    /// <summary>The cache folder to use: none with --no-cache, else --cache, the environment's, or the user's cache folder.</summary>
+    public static string? CacheFolder(string? cache, bool noCache)
+    {
+        if (noCache) return null;
+        if (!string.IsNullOrEmpty(cache)) return cache;
+        if (Environment.GetEnvironmentVariable("MLNETCLASSIFY_CACHE") is { Length: > 0 } fromEnvironment) return fromEnvironment;
+        var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(root, "mlnet-classify", "features");
+    }
+
     /// <summary>Exit code for bad input that was reported.</summary>
     public const int InputError = 2;
 

@@ -25,21 +25,29 @@ internal static class TrainCommand
             Description = "Side S of the S×S images fed to ResNet18 (64 and up; it runs fully convolutionally and pools globally).",
             DefaultValueFactory = _ => BackboneCatalog.ResNet18.InputSize,
         };
+        var weights = new Option<WeightStorage>("--weights")
+        {
+            Description = "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.",
+            DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights,
+        };
+        var cache = CommonOptions.Cache();
+        var noCache = CommonOptions.NoCache();
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, inputSize, device, requireDevice, json,
+            data, model, split, testFraction, seed, epochs, inputSize, weights, cache, noCache, device, requireDevice, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
             result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
-            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice), result.GetValue(inputSize)), token))));
+            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice), result.GetValue(inputSize), result.GetValue(weights),
+            CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache))), token))));
         return command;
     }
 
     internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json,
-        string Device = "cpu", bool RequireDevice = false, int InputSize = 224);
+        string Device = "cpu", bool RequireDevice = false, int InputSize = 224, WeightStorage Weights = WeightStorage.Float16, string? Cache = null);
 
     internal static int Run(TrainArguments args, CancellationToken token)
     {
@@ -54,15 +62,18 @@ internal static class TrainCommand
             throw new ArgumentException($"--input-size {args.InputSize} is too small: ResNet18 needs at least 32 pixels (64 or more recommended).");
         var options = new ImageClassifierOptions
         {
-            Backbone = BackboneCatalog.ResNet18AtSize(args.InputSize),
+            Backbone = BackboneCatalog.ResNet18AtSize(args.InputSize) with { Weights = args.Weights },
             Head = head,
-            Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice },
+            Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
             FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
             CancellationToken = token,
         };
         var trained = ClassifierWorkflow.Train(mlContext, split, options);
         var fit = trained.Fit;
         Output.ReportSkipped(fit.Featurization.Skipped, "training");
+        foreach (var warning in fit.Featurization.CacheWarnings) Output.Warn(warning);
+        if (args.Cache is not null)
+            Output.Step($"cache: {fit.Featurization.CacheHits} of {fit.Featurization.Features.Rows + fit.Featurization.Skipped.Count} training images read from {args.Cache}");
         Output.Step($"head: best epoch {fit.Training.BestEpoch} of {fit.Training.History.Count(h => h.Phase == "train")}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
@@ -84,8 +95,10 @@ internal static class TrainCommand
             skipped_images = fit.Featurization.Skipped.Count + (test?.Skipped.Count ?? 0),
             classes = fit.Classes,
             featurize_images_per_s = fit.Featurization.ImagesPerSecond,
+            cache_hits = fit.Featurization.CacheHits,
             device = device.ToString(),
             input_size = args.InputSize,
+            weights = args.Weights.ToString().ToLowerInvariant(),
             best_epoch = fit.Training.BestEpoch,
             seconds = clock.Elapsed.TotalSeconds,
             model = Path.GetFullPath(args.Model),

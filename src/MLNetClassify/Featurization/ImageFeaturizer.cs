@@ -27,6 +27,12 @@ public sealed record FeaturizerOptions
 
     /// <summary>ONNX Runtime intra-op threads; 0 means one per core.</summary>
     public int InferenceThreads { get; init; }
+
+    /// <summary>
+    /// Folder of a <see cref="FeatureCache"/>: image files already featurized with the same graph are read from it,
+    /// the others are featurized and added. Null (the default) turns caching off.
+    /// </summary>
+    public string? CacheDirectory { get; init; }
 }
 
 /// <summary>One image that could not be featurized, and why.</summary>
@@ -48,6 +54,12 @@ public sealed record FeaturizationProgress(int Done, int Total, double ImagesPer
 /// <param name="Elapsed">Wall time of the run.</param>
 public sealed record FeaturizationResult(FeatureMatrix Features, int[] SourceIndices, IReadOnlyList<SkippedImage> Skipped, TimeSpan Elapsed)
 {
+    /// <summary>Images whose features came from the cache.</summary>
+    public int CacheHits { get; init; }
+
+    /// <summary>Damaged cache entries met (and rebuilt), or entries that could not be written.</summary>
+    public IReadOnlyList<string> CacheWarnings { get; init; } = [];
+
     /// <summary>Images (featurized or skipped) per second of wall time.</summary>
     public double ImagesPerSecond => (Features.Rows + Skipped.Count) / Math.Max(Elapsed.TotalSeconds, 1e-9);
 }
@@ -58,7 +70,7 @@ public sealed record FeaturizationResult(FeatureMatrix Features, int[] SourceInd
 /// session running the backbone's featurizer graph a batch per call. Unreadable images are reported, not fatal.
 /// </summary>
 /// <remarks>Owns a native ONNX Runtime session: dispose it.</remarks>
-public sealed class ImageFeaturizer : IDisposable
+public sealed partial class ImageFeaturizer : IDisposable
 {
     private readonly MLContext _mlContext;
     private readonly BackboneSpec _backbone;
@@ -67,6 +79,7 @@ public sealed class ImageFeaturizer : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly int _pixelsPerImage;
     private readonly int _batchSize;
+    private readonly FeatureCache? _cache;
     private bool _disposed;
 
     /// <summary>Loads <paramref name="backbone"/> into an ONNX Runtime session on the options' device.</summary>
@@ -85,6 +98,7 @@ public sealed class ImageFeaturizer : IDisposable
         Device = actual;
         FallbackReason = reason;
         _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
+        _cache = _options.CacheDirectory is { } folder ? new FeatureCache(folder, backbone) : null;
     }
 
     /// <summary>The device the backbone actually runs on.</summary>
@@ -102,6 +116,11 @@ public sealed class ImageFeaturizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(images);
+        return _cache is null ? FeaturizeAll(images, progress, cancellationToken) : FeaturizeThroughCache(_cache, images, progress, cancellationToken);
+    }
+
+    private FeaturizationResult FeaturizeAll(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
         int d = _backbone.Channels;
         var features = new float[images.Count * d];

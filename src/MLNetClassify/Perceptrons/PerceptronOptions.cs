@@ -51,11 +51,11 @@ public sealed record PerceptronOptions : GradientTrainingOptions
     public static PerceptronOptions SingleLayer { get; } = new();
 
     /// <summary>
-    /// A small multi-layer perceptron: 64×64 pixels → 256 ReLU → softmax (3.1 M weights). Smaller images than the
-    /// single-layer default because the first hidden layer's weights grow with 3·S²·hidden: at 128×128 it would
-    /// hold 12.6 M weights, slow to train on a laptop and easier to overfit on a few thousand images.
+    /// A small multi-layer perceptron: 32×32 pixels → 256 ReLU → softmax (0.79 M weights). Smaller images than the
+    /// single-layer default because the first hidden layer's weights grow as 3·S²·hidden; on intel-scenes this
+    /// size beat 48×48 and 64×64 with wider or deeper layers in accuracy and time (docs/baselines.md).
     /// </summary>
-    public static PerceptronOptions MultiLayer { get; } = new() { ImageSize = 64, HiddenLayers = [256] };
+    public static PerceptronOptions MultiLayer { get; } = new() { ImageSize = 32, HiddenLayers = [256] };
 
     internal override void Validate()
     {

@@ -8,7 +8,8 @@ namespace MLNetClassify.Perceptrons;
 /// <param name="Model">The best epoch's weights, with input scaling folded in (takes 0–255 pixels).</param>
 /// <param name="BestEpoch">The epoch whose validation loss was lowest (the last epoch without validation).</param>
 /// <param name="History">One entry per epoch run.</param>
-public sealed record PerceptronResult(PerceptronModel Model, int BestEpoch, IReadOnlyList<EpochMetrics> History);
+/// <param name="TrainedParameters">Weights and biases trained (a sigmoid unit's are half the saved two-row layer's).</param>
+public sealed record PerceptronResult(PerceptronModel Model, int BestEpoch, IReadOnlyList<EpochMetrics> History, long TrainedParameters);
 
 /// <summary>
 /// Trains a perceptron (no hidden layer: the single-layer perceptron; hidden ReLU layers: an MLP) on raw pixel
@@ -76,7 +77,7 @@ public sealed partial class PerceptronTrainer
                 break;
         }
 
-        return new PerceptronResult(network.ToModel(tracker.Best, negativeMean), tracker.BestEpoch, history);
+        return new PerceptronResult(network.ToModel(tracker.Best, negativeMean), tracker.BestEpoch, history, network.ParameterCount);
     }
 
     private static (double Loss, double Accuracy) Evaluate(

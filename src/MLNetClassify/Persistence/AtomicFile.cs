@@ -8,7 +8,13 @@ public static class AtomicFile
     /// then renames it over <paramref name="path"/>. On failure or cancellation the temporary file is removed
     /// and any existing file is left as it was.
     /// </summary>
-    public static void Write(string path, Action<Stream> write)
+    /// <param name="path">The file to write.</param>
+    /// <param name="write">Writes the content.</param>
+    /// <param name="durable">
+    /// Flush to the disk before the rename (survives power loss). Cache entries skip it: each is checked when read,
+    /// and thousands of flushes would cost seconds.
+    /// </param>
+    public static void Write(string path, Action<Stream> write, bool durable = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
@@ -19,7 +25,7 @@ public static class AtomicFile
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 write(stream);
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
             }
             File.Move(temp, full, overwrite: true);
         }

@@ -88,6 +88,7 @@ public sealed class PerceptronTrainerTests
             // One trained unit, saved as the two-class softmax rows [0; w], [0; b].
             Assert.All(result.Model.Output.Weights.Take(d), w => Assert.Equal(0f, w));
             Assert.Equal(0f, result.Model.Output.Bias[0]);
+            Assert.Equal(d + 1, result.TrainedParameters);
         }
     }
 }

@@ -1,0 +1,113 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using MLNetClassify.Backbones;
+using MLNetClassify.Persistence;
+
+namespace MLNetClassify.Featurization;
+
+/// <summary>
+/// Bottleneck features on disk, one small file per image, keyed by the SHA-256 of the image file's bytes under a
+/// folder keyed by the SHA-256 of the featurizer graph (which holds the backbone's weights, its preprocessing and the
+/// input size): the same picture under another name is a hit; another backbone, size or weight storage is a miss.
+/// Entries are written atomically and checked when read (length, header, SHA-256 of the values); a bad entry is
+/// reported and featurized again. Shards written by several processes into one folder merge by copying files.
+/// </summary>
+public sealed class FeatureCache
+{
+    private static readonly byte[] Magic = "MLNCFEAT"u8.ToArray();
+    private const int Version = 1;
+    private const int HeaderBytes = 8 + 4 + 4 + 32;
+    private static readonly ConcurrentDictionary<BackboneSpec, string> GraphKeys = new();
+
+    /// <summary>Opens (creating when needed) the cache for <paramref name="backbone"/> under <paramref name="directory"/>.</summary>
+    /// <exception cref="IOException">The folder cannot be created.</exception>
+    public FeatureCache(string directory, BackboneSpec backbone)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(backbone);
+        Dimensions = backbone.Channels;
+        Folder = Path.Combine(Path.GetFullPath(directory), GraphKey(backbone));
+        Directory.CreateDirectory(Folder);
+    }
+
+    /// <summary>The folder that holds this backbone's entries.</summary>
+    public string Folder { get; }
+
+    /// <summary>Values per entry.</summary>
+    public int Dimensions { get; }
+
+    /// <summary>Hex SHA-256 of the file's bytes.</summary>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static string ContentKey(string imagePath)
+    {
+        using var stream = new FileStream(imagePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>Reads the entry for <paramref name="contentKey"/>; false when absent, or when damaged (then <paramref name="problem"/> says how).</summary>
+    public bool TryRead(string contentKey, Span<float> destination, out string? problem)
+    {
+        problem = null;
+        var path = EntryPath(contentKey);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            problem = $"cache entry {path} cannot be read ({e.Message}); featurizing again";
+            return false;
+        }
+        problem = Check(bytes, destination.Length);
+        if (problem is not null)
+        {
+            problem = $"cache entry {path} is damaged ({problem}); featurizing again";
+            return false;
+        }
+        for (int i = 0; i < destination.Length; i++)
+            destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(HeaderBytes + 4 * i));
+        return true;
+    }
+
+    /// <summary>Writes (atomically) the entry for <paramref name="contentKey"/>.</summary>
+    /// <exception cref="IOException">It cannot be written.</exception>
+    public void Write(string contentKey, ReadOnlySpan<float> values)
+    {
+        if (values.Length != Dimensions)
+            throw new ArgumentException($"Expected {Dimensions} values, got {values.Length}.", nameof(values));
+        var bytes = new byte[HeaderBytes + 4 * values.Length];
+        for (int i = 0; i < values.Length; i++)
+            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(HeaderBytes + 4 * i), values[i]);
+        Magic.CopyTo(bytes, 0);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), Version);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(12), values.Length);
+        SHA256.HashData(bytes.AsSpan(HeaderBytes), bytes.AsSpan(16, 32));
+        AtomicFile.Write(EntryPath(contentKey), s => s.Write(bytes), durable: false);
+    }
+
+    private static string? Check(byte[] bytes, int dimensions)
+    {
+        if (bytes.Length != HeaderBytes + 4 * dimensions)
+            return $"{bytes.Length} bytes, expected {HeaderBytes + 4 * dimensions}";
+        if (!bytes.AsSpan(0, 8).SequenceEqual(Magic) || BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)) != Version)
+            return "not a version-1 MLNetClassify feature entry";
+        if (BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)) != dimensions)
+            return "wrong length";
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(bytes.AsSpan(HeaderBytes), hash);
+        return hash.SequenceEqual(bytes.AsSpan(16, 32)) ? null : "checksum mismatch";
+    }
+
+    private string EntryPath(string contentKey) => Path.Combine(Folder, contentKey[..2], contentKey + ".f32");
+
+    private static string GraphKey(BackboneSpec backbone) =>
+        GraphKeys.GetOrAdd(backbone, b => $"{Sanitize(b.Name)}-{Convert.ToHexStringLower(SHA256.HashData(FeaturizerGraph.Build(b)))[..16]}");
+
+    private static string Sanitize(string name) => string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+}

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Microsoft.ML;
+using MLNetClassify.Backbones;
+using MLNetClassify.Featurization;
+using MLNetClassify.Images;
+using MLNetClassify.Tests.Cli;
+
+namespace MLNetClassify.Tests.Featurization;
+
+public sealed class FeatureCacheTests
+{
+    private static (List<ImageSource> Sources, string Cache) Setup(int perClass, int seed)
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var sources = TestImages.LogoFolder(Path.Combine(dir, "images"), perClass, seed: seed, size: 96).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        return (sources, Path.Combine(dir, "cache"));
+    }
+
+    [Fact]
+    public void SecondRun_ReadsEveryImageFromTheCache_WithIdenticalFeatures_AndACopyUnderAnotherNameHits()
+    {
+        var (sources, cache) = Setup(3, seed: 21);
+        var ml = new MLContext(1);
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { CacheDirectory = cache });
+        var first = featurizer.Featurize(sources);
+        Assert.Equal(0, first.CacheHits);
+
+        var copy = Path.Combine(Path.GetDirectoryName(cache)!, "renamed-copy.jpg");
+        File.Copy(sources[0].Path!, copy);
+        var again = featurizer.Featurize([.. sources, ImageSource.FromFile(copy)]);
+        Assert.Equal(sources.Count + 1, again.CacheHits);
+        Assert.Equal(first.Features.Values, again.Features.Values.Take(first.Features.Values.Length));
+        Assert.Equal(first.Features.Row(0).ToArray(), again.Features.Row(sources.Count).ToArray());
+        Assert.Empty(again.CacheWarnings);
+    }
+
+    [Fact]
+    public void DamagedEntry_IsReportedRebuiltAndRewritten()
+    {
+        var (sources, cache) = Setup(2, seed: 22);
+        var ml = new MLContext(1);
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { CacheDirectory = cache });
+        var first = featurizer.Featurize(sources);
+        var entries = Directory.GetFiles(cache, "*.f32", SearchOption.AllDirectories).Order().ToArray();
+        Assert.Equal(sources.Count, entries.Length);
+        var bytes = File.ReadAllBytes(entries[0]);
+        bytes[^1] ^= 0x5A; // one flipped value: only the checksum can tell
+        File.WriteAllBytes(entries[0], bytes);
+        File.WriteAllBytes(entries[1], bytes[..10]); // truncated
+
+        var second = featurizer.Featurize(sources);
+        Assert.Equal(sources.Count - 2, second.CacheHits);
+        Assert.Equal(2, second.CacheWarnings.Count);
+        Assert.Contains(second.CacheWarnings, w => w.Contains(entries[0]) && w.Contains("checksum"));
+        Assert.Contains(second.CacheWarnings, w => w.Contains(entries[1]) && w.Contains("bytes"));
+        Assert.Equal(first.Features.Values, second.Features.Values);
+
+        var third = featurizer.Featurize(sources);
+        Assert.Equal(sources.Count, third.CacheHits);
+        Assert.Empty(third.CacheWarnings);
+    }
+
+    [Fact]
+    public void AnotherInputSizeOrWeightStorage_DoesNotShareEntries()
+    {
+        var (sources, cache) = Setup(1, seed: 23);
+        var ml = new MLContext(1);
+        var specs = new[] { BackboneCatalog.ResNet18, BackboneCatalog.ResNet18AtSize(160), BackboneCatalog.ResNet18 with { Weights = WeightStorage.Float32 } };
+        foreach (var spec in specs)
+        {
+            using var featurizer = new ImageFeaturizer(ml, spec, new FeaturizerOptions { CacheDirectory = cache });
+            Assert.Equal(0, featurizer.Featurize(sources).CacheHits);
+        }
+        Assert.Equal(3, Directory.GetDirectories(cache).Length);
+    }
+
+    [Fact]
+    public void TrainCli_Retrain_ReadsTheCache_AndGivesTheSameModel()
+    {
+        var (sources, cache) = Setup(8, seed: 24);
+        var data = Path.GetDirectoryName(Path.GetDirectoryName(sources[0].Path))!;
+        var dir = Path.GetDirectoryName(cache)!;
+        JsonElement Train(string model)
+        {
+            var run = CliRunner.Run(["train", "--data", data, "--model", Path.Combine(dir, model), "--cache", cache, "--epochs", "20", "--json"]);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            return JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
+        }
+        var first = Train("a.zip");
+        var second = Train("b.zip");
+        Assert.Equal(0, first.GetProperty("cache_hits").GetInt32());
+        Assert.Equal(second.GetProperty("train_images").GetInt32(), second.GetProperty("cache_hits").GetInt32());
+        Assert.Equal(first.GetProperty("accuracy").GetDouble(), second.GetProperty("accuracy").GetDouble());
+        Assert.Equal(first.GetProperty("log_loss").GetDouble(), second.GetProperty("log_loss").GetDouble());
+    }
+}
