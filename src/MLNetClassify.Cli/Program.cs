@@ -7,5 +7,7 @@ root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(BaselinesCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(BenchCommand.CreateSide());
 root.Subcommands.Add(GpuCheckCommand.Create());
 return await root.Parse(args).InvokeAsync();

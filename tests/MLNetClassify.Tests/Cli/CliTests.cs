@@ -14,7 +14,9 @@ public class CliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--input-size", "--device", "--require-device", "--json")]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--input-size", "--weights", "--cache", "--no-cache", "--device", "--require-device", "--json")]
+    [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
+    [InlineData("bench", "--data", "--split", "--limit", "--json")]
     [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--json")]
     [InlineData("predict", "--model", "--top", "--device", "--require-device", "--json", "paths")]
     [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
@@ -25,6 +27,22 @@ public class CliTests(LogoModelFixture fixture)
         Assert.Equal(0, run.ExitCode);
         foreach (var option in options)
             Assert.Contains(option, run.Stdout);
+    }
+
+    [Fact]
+    public void Bench_SmallSet_ReportsEveryFigure_AndCachedRetrainIsFaster()
+    {
+        var run = LastJson(CliRunner.Run(["bench", "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--limit", "16", "--json"]));
+        foreach (var key in new[]
+        {
+            "ours_featurize_images_per_s", "peer_featurize_images_per_s", "raw_ort_images_per_s", "featurize_ratio", "ours_predict_ms",
+            "peer_predict_ms", "predict_latency_ratio", "ours_peak_rss_mib", "peer_peak_rss_mib", "cached_rerun_ratio", "ours_zip_bytes", "peer_zip_bytes",
+        })
+            Assert.True(run.GetProperty(key).GetDouble() > 0, key);
+        Assert.Equal(16, run.GetProperty("images").GetInt32());
+        Assert.True(run.GetProperty("cached_rerun_ratio").GetDouble() < 0.8, run.ToString());
+        // Float16 weight storage: about half of ML.NET's zip, which holds the same ResNet18 in float32.
+        Assert.True(run.GetProperty("ours_zip_bytes").GetDouble() < 0.6 * run.GetProperty("peer_zip_bytes").GetDouble(), run.ToString());
     }
 
     [Fact]

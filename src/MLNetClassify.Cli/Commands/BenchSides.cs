@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Data;
+using MLNetClassify.Featurization;
+using MLNetClassify.Images;
+using MLNetClassify.Persistence;
+using MLNetClassify.Training;
+
+namespace MLNetClassify.Cli.Commands;
+
+/// <summary>
+/// One side of <c>bench</c>, run in a process of its own so that its peak memory is its own: ours (batched
+/// featurizer, cache, our model) or the peer (ML.NET's documented DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy).
+/// </summary>
+internal static class BenchSides
+{
+    /// <summary>What a side measured; the parent reads it as the last JSON line.</summary>
+    /// <param name="PeakRssMib">Peak resident memory when featurization of all the images had finished.</param>
+    /// <param name="FinalPeakRssMib">Peak resident memory over the whole side (training, saving, predicting too).</param>
+    internal sealed record SideResult(
+        double FeaturizeImagesPerS, double PredictMs, double FirstPredictMs, double PeakRssMib, double FinalPeakRssMib, long ZipBytes,
+        double FirstTrainSeconds, double? SecondTrainSeconds, double Accuracy);
+
+    public static SideResult Ours(string data, string splitFile, string work)
+    {
+        var ml = new MLContext(1);
+        var split = DataSplit.ReadFile(splitFile, data);
+        var all = split.Train.Concat(split.Test).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        double featurize;
+        using (var featurizer = ml.ImageClassification().CreateFeaturizer())
+        {
+            featurizer.Featurize(all.Take(8).ToList()); // one-off costs (JIT, first ORT run) stay out of the figure
+            featurize = featurizer.Featurize(all).ImagesPerSecond;
+        }
+        double featurizePeak = PeakRssMib();
+
+        var cache = Path.Combine(work, "cache");
+        var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = cache } };
+        var clock = Stopwatch.StartNew();
+        var trained = ClassifierWorkflow.Train(ml, split, options);
+        double first = clock.Elapsed.TotalSeconds;
+        var zip = Path.Combine(work, "ours.zip");
+        ModelFiles.Save(ml, trained.Model, trained.InputSchema, zip);
+        clock.Restart();
+        ClassifierWorkflow.Train(ml, split, options);
+        double second = clock.Elapsed.TotalSeconds;
+
+        var (predict, firstPredict) = PredictLatency(zip, split.Test);
+        return new SideResult(featurize, predict, firstPredict, featurizePeak, PeakRssMib(), new FileInfo(zip).Length, first, second, trained.Test?.Accuracy ?? double.NaN);
+    }
+
+    public static SideResult Peer(string data, string splitFile, string work)
+    {
+        var ml = new MLContext(1);
+        var split = DataSplit.ReadFile(splitFile, data);
+        var all = ml.Data.LoadFromEnumerable(split.Train.Concat(split.Test).ToList());
+        var featurizing = ml.Transforms.LoadImages("Image", null, nameof(LabeledImage.ImagePath))
+            .Append(ml.Transforms.ResizeImages("Image", 224, 224))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image"))
+            .Append(ml.Transforms.DnnFeaturizeImage("Features", m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), "Pixels"));
+        var featurizer = featurizing.Fit(all);
+        _ = featurizer.Transform(ml.Data.TakeRows(all, 8)).GetColumn<float[]>("Features").Count();
+        var clock = Stopwatch.StartNew();
+        int n = featurizer.Transform(all).GetColumn<float[]>("Features").Count();
+        double featurize = n / clock.Elapsed.TotalSeconds;
+        double featurizePeak = PeakRssMib();
+
+        // The documented training pipeline: features cached once, then L-BFGS softmax regression.
+        clock.Restart();
+        var train = ml.Data.LoadFromEnumerable(split.Train);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("LabelKey", nameof(LabeledImage.Label))
+            .Append(featurizing)
+            .AppendCacheCheckpoint(ml)
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("LabelKey", "Features"))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+        var model = pipeline.Fit(train);
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        var zip = Path.Combine(work, "peer.zip");
+        ml.Model.Save(model, train.Schema, zip);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(ml.Data.LoadFromEnumerable(split.Test)), "LabelKey");
+
+        var (predict, firstPredict) = PredictLatency(zip, split.Test);
+        return new SideResult(featurize, predict, firstPredict, featurizePeak, PeakRssMib(), new FileInfo(zip).Length, trainSeconds, null, metrics.MicroAccuracy);
+    }
+
+    /// <summary>Median of single PredictionEngine calls on a model loaded in a fresh context, and the first call alone.</summary>
+    private static (double MedianMs, double FirstMs) PredictLatency(string zip, IReadOnlyList<LabeledImage> images)
+    {
+        var ml = new MLContext(1);
+        var model = ModelFiles.Load(ml, zip);
+        using var engine = ml.Model.CreatePredictionEngine<LabeledImage, PredictCommand.Prediction>(model);
+        var clock = Stopwatch.StartNew();
+        engine.Predict(images[0]);
+        double first = clock.Elapsed.TotalMilliseconds;
+        var times = new List<double>();
+        for (int i = 0; i < 40; i++)
+        {
+            var image = images[(i + 1) % images.Count];
+            clock.Restart();
+            engine.Predict(image);
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return (times[times.Count / 2], first);
+    }
+
+    private static double PeakRssMib()
+    {
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        return self.PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+}
