@@ -10,6 +10,9 @@ internal static class CliRunner
         public List<string> StdoutLines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
     }
 
+    /// <summary>One feature-cache folder for the CLI runs of this test run.</summary>
+    public static string TestCache { get; } = Path.Combine(Path.GetTempPath(), "mlnc-tests", "feature-cache-" + Environment.ProcessId);
+
     public static Result Run(IEnumerable<string> args, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")
@@ -18,6 +21,8 @@ internal static class CliRunner
             RedirectStandardError = true,
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
+        // The CLI caches features by default under the user's cache folder; tests keep theirs apart.
+        start.Environment["MLNETCLASSIFY_CACHE"] = TestCache;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

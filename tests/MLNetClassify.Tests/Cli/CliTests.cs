@@ -120,8 +120,8 @@ public class CliTests(LogoModelFixture fixture)
         var dir = TestPaths.NewTempDirectory();
         var model = Path.Combine(dir, "interrupted.zip");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll"), "train", "--data", fixture.DataDirectory, "--model", model })
-            start.ArgumentList.Add(a);
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll"), "train", "--data", fixture.DataDirectory, "--model", model, "--no-cache" })
+            start.ArgumentList.Add(a); // no cache: a warm one would finish before the interrupt
         using var process = Process.Start(start)!;
         _ = process.StandardOutput.ReadToEndAsync();
         // Interrupt once featurization has started.
