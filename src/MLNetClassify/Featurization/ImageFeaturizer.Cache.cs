@@ -36,7 +36,9 @@ public sealed partial class ImageFeaturizer
         });
 
         var misses = Enumerable.Range(0, images.Count).Where(i => !hit[i]).ToArray();
-        var fresh = FeaturizeAll(misses.Select(i => images[i]).ToList(), progress, cancellationToken);
+        var fresh = misses.Length == 0
+            ? new FeaturizationResult(new FeatureMatrix([], 0, d), [], [], TimeSpan.Zero) // all cached: no decoders, no ORT call
+            : FeaturizeAll(misses.Select(i => images[i]).ToList(), progress, cancellationToken);
         var ok = (bool[])hit.Clone();
         for (int row = 0; row < fresh.Features.Rows; row++)
         {

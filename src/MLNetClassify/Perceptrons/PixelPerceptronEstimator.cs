@@ -65,7 +65,10 @@ public sealed class PixelPerceptronEstimator : IEstimator<TransformerChain<ITran
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
         // The last step is ML.NET's softmax-regression transformer; its outputs do not depend on the layers before it.
         _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_labelColumnName, ImagePreparation.PixelsColumn)
-            .GetOutputSchema(Preparation(isPath: true).GetOutputSchema(inputSchema));
+            .GetOutputSchema(Preparation(IsPath(inputSchema)).GetOutputSchema(inputSchema));
+
+    private bool IsPath(SchemaShape inputSchema) =>
+        !inputSchema.Any(c => c.Name == _imageColumnName && c.ItemType is not TextDataViewType);
 
     private TransformerChain<ITransformer> Build(IDataView input, PerceptronModel perceptron)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
 using MLNetClassify.Perceptrons;
@@ -69,6 +70,20 @@ public sealed class PixelPerceptronTests(ColourDataFixture data) : IClassFixture
             var actual = engine.Predict(image).Score;
             Assert.True(expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max() <= 1e-4, $"{image.ImagePath}: {string.Join(",", expected)} vs {string.Join(",", actual)}");
         }
+    }
+
+    [Fact]
+    public void PixelPerceptron_InMemoryImages_Train()
+    {
+        var ml = new MLContext(1);
+        var encoded = data.Split.Train.Select(i => ((Stream)new MemoryStream(File.ReadAllBytes(i.ImagePath)), i.Label)).ToList();
+        var view = ImageDataset.FromEncodedImages(ml, encoded);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Key", "Label").Fit(view).Transform(view);
+        var estimator = ml.ImageClassification().PixelPerceptron("Key", "Image", PerceptronOptions.SingleLayer with { ImageSize = 16, Epochs = 30 });
+        var model = estimator.Fit(keyed);
+        var scored = model.Transform(keyed);
+        var metrics = ml.MulticlassClassification.Evaluate(scored, "Key");
+        Assert.True(metrics.MicroAccuracy >= 0.9, $"training accuracy {metrics.MicroAccuracy:F3}");
     }
 
     [Fact]
