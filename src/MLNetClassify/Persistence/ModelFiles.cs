@@ -17,6 +17,15 @@ public static class ModelFiles
     /// <exception cref="InvalidDataException">The file is not an ML.NET model zip.</exception>
     public static ITransformer Load(MLContext mlContext, string path) => Load(mlContext, path, out _);
 
+    /// <summary>Loads a model zip and, with <paramref name="warmUp"/>, runs generated images through it (<see cref="ModelWarmUp"/>).</summary>
+    public static ITransformer Load(MLContext mlContext, string path, bool warmUp)
+    {
+        var model = Load(mlContext, path, out var inputSchema);
+        if (warmUp)
+            ModelWarmUp.Run(mlContext, model, inputSchema);
+        return model;
+    }
+
     /// <summary>Loads a model zip, and the input schema saved with it.</summary>
     public static ITransformer Load(MLContext mlContext, string path, out DataViewSchema inputSchema)
     {

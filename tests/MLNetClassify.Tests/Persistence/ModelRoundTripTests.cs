@@ -95,6 +95,25 @@ public class ModelRoundTripTests(LogoModelFixture fixture)
     }
 
     [Fact]
+    public void LoadWithWarmUp_LeavesTheModelUsable_WithTheSameScores()
+    {
+        var cold = new MLContext(1);
+        var expected = Score(cold, ModelFiles.Load(cold, fixture.ModelPath), fixture.Split.Test);
+        var warm = new MLContext(1);
+        var model = ModelFiles.Load(warm, fixture.ModelPath, warmUp: true);
+        // The warm-up's engine borrowed the model: its ONNX session must still be open.
+        var actual = Score(warm, model, fixture.Split.Test);
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].Score.Zip(actual[i].Score, (a, b) => Math.Abs(a - b)).Max() <= 1e-5);
+        var again = ModelFiles.Load(warm, fixture.ModelPath, out var schema);
+        Assert.True(ModelWarmUp.Run(warm, again, schema));
+        // A model that does not take image paths is left alone.
+        var empty = warm.Data.LoadFromEnumerable(new[] { new { X = 1f } });
+        var plain = warm.Transforms.CopyColumns("Y", "X").Fit(empty);
+        Assert.False(ModelWarmUp.Run(warm, plain, empty.Schema));
+    }
+
+    [Fact]
     public void Load_NotAModel_ErrorNamesTheFile()
     {
         var path = Path.Combine(TestPaths.NewTempDirectory(), "fake.zip");
