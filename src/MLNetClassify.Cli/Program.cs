@@ -5,6 +5,7 @@ var root = new RootCommand("mlnet-classify: image classification by transfer lea
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
+root.Subcommands.Add(FeaturizeCommand.Create());
 root.Subcommands.Add(BaselinesCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());

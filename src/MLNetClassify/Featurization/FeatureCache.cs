@@ -91,6 +91,44 @@ public sealed class FeatureCache
         AtomicFile.Write(EntryPath(contentKey), s => s.Write(bytes), durable: false);
     }
 
+    /// <summary>
+    /// Copies every sound entry under <paramref name="source"/> (a cache folder another process filled, e.g. one shard)
+    /// into <paramref name="destination"/>, atomically, skipping entries the destination already has; damaged
+    /// entries are not copied and are listed.
+    /// </summary>
+    /// <returns>Entries copied, entries already present, and the damaged ones with why.</returns>
+    /// <exception cref="DirectoryNotFoundException">The source folder does not exist.</exception>
+    public static (int Copied, int Present, IReadOnlyList<string> Damaged) Merge(string source, string destination)
+    {
+        var from = Path.GetFullPath(source);
+        if (!Directory.Exists(from))
+            throw new DirectoryNotFoundException($"Cache folder to merge not found: {source}");
+        var to = Path.GetFullPath(destination);
+        int copied = 0, present = 0;
+        var damaged = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(from, "*.f32", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            var target = Path.Combine(to, relative);
+            var bytes = File.ReadAllBytes(file);
+            int dimensions = bytes.Length >= HeaderBytes ? BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)) : -1;
+            var problem = dimensions < 0 ? "too short" : Check(bytes, dimensions);
+            if (problem is not null)
+            {
+                damaged.Add($"{file}: {problem}");
+                continue;
+            }
+            if (File.Exists(target) && Check(File.ReadAllBytes(target), dimensions) is null)
+            {
+                present++;
+                continue;
+            }
+            AtomicFile.Write(target, s => s.Write(bytes), durable: false);
+            copied++;
+        }
+        return (copied, present, damaged);
+    }
+
     private static string? Check(byte[] bytes, int dimensions)
     {
         if (bytes.Length != HeaderBytes + 4 * dimensions)

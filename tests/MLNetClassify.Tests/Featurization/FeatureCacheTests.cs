@@ -93,4 +93,41 @@ public sealed class FeatureCacheTests
         Assert.Equal(first.GetProperty("accuracy").GetDouble(), second.GetProperty("accuracy").GetDouble());
         Assert.Equal(first.GetProperty("log_loss").GetDouble(), second.GetProperty("log_loss").GetDouble());
     }
+
+    [Fact]
+    public void ShardsFeaturizedApart_MergeIntoOneCache_ThatTrainReadsWhole()
+    {
+        var (sources, cache) = Setup(5, seed: 25);
+        var data = Path.GetDirectoryName(Path.GetDirectoryName(sources[0].Path))!;
+        var dir = Path.GetDirectoryName(cache)!;
+        JsonElement Run(params string[] args)
+        {
+            var run = CliRunner.Run(args);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            return JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
+        }
+        var a = Run("featurize", "--data", data, "--shard", "0/2", "--cache", Path.Combine(dir, "shard0"), "--json");
+        var b = Run("featurize", "--data", data, "--shard", "1/2", "--cache", Path.Combine(dir, "shard1"), "--json");
+        Assert.Equal(sources.Count, a.GetProperty("featurized").GetInt32() + b.GetProperty("featurized").GetInt32());
+        Assert.Equal(5, a.GetProperty("images").GetInt32());
+
+        // One damaged entry in a shard is named and left out of the merge.
+        var damaged = Directory.GetFiles(Path.Combine(dir, "shard1"), "*.f32", SearchOption.AllDirectories).Order().First();
+        File.WriteAllBytes(damaged, File.ReadAllBytes(damaged)[..20]);
+        var merged = Run("featurize", "--merge", Path.Combine(dir, "shard0"), Path.Combine(dir, "shard1"), "--cache", cache, "--json");
+        Assert.Equal(sources.Count - 1, merged.GetProperty("merged").GetInt32());
+        Assert.Equal(1, merged.GetProperty("damaged").GetInt32());
+
+        var train = Run("train", "--data", data, "--model", Path.Combine(dir, "m.zip"), "--cache", cache, "--epochs", "10", "--json");
+        int trainImages = train.GetProperty("train_images").GetInt32();
+        Assert.InRange(train.GetProperty("cache_hits").GetInt32(), trainImages - 1, trainImages);
+    }
+
+    [Fact]
+    public void Featurize_BadShard_IsAOneLineError()
+    {
+        var run = CliRunner.Run(["featurize", "--data", TestPaths.NewTempDirectory(), "--shard", "2/2"]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--shard '2/2'", run.Stderr);
+    }
 }
