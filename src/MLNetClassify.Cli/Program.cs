@@ -6,6 +6,7 @@ root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(FeaturizeCommand.Create());
+root.Subcommands.Add(BackbonesCommand.Create());
 root.Subcommands.Add(BaselinesCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());

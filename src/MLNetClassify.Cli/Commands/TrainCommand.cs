@@ -20,11 +20,12 @@ internal static class TrainCommand
         var testFraction = new Option<double>("--test-fraction") { Description = "Test share of each label when no split file is given.", DefaultValueFactory = _ => 0.2 };
         var seed = new Option<int>("--seed") { Description = "Seed for the split and the head's training.", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." };
-        var inputSize = new Option<int>("--input-size")
+        var inputSize = new Option<int?>("--input-size")
         {
-            Description = "Side S of the S×S images fed to ResNet18 (64 and up; it runs fully convolutionally and pools globally).",
-            DefaultValueFactory = _ => BackboneCatalog.ResNet18.InputSize,
+            Description = "Side S of the S×S images fed to the backbone (default: the backbone's own, 224 for ResNet18; 64 and up works for it, as it runs fully convolutionally and pools globally).",
         };
+        var backbone = BackbonesCommand.BackboneOption();
+        var featureNode = BackbonesCommand.FeatureNodeOption();
         var weights = new Option<WeightStorage>("--weights")
         {
             Description = "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.",
@@ -37,17 +38,18 @@ internal static class TrainCommand
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, inputSize, weights, cache, noCache, device, requireDevice, json,
+            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, cache, noCache, device, requireDevice, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
             result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
             result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice), result.GetValue(inputSize), result.GetValue(weights),
-            CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache))), token))));
+            CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)), result.GetValue(backbone)!, result.GetValue(featureNode)), token))));
         return command;
     }
 
     internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json,
-        string Device = "cpu", bool RequireDevice = false, int InputSize = 224, WeightStorage Weights = WeightStorage.Float16, string? Cache = null);
+        string Device = "cpu", bool RequireDevice = false, int? InputSize = null, WeightStorage Weights = WeightStorage.Float16, string? Cache = null,
+        string Backbone = "resnet18", string? FeatureNode = null);
 
     internal static int Run(TrainArguments args, CancellationToken token)
     {
@@ -58,11 +60,11 @@ internal static class TrainCommand
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed };
         if (args.Epochs is { } n) head = head with { Epochs = n };
-        if (args.InputSize < 32)
-            throw new ArgumentException($"--input-size {args.InputSize} is too small: ResNet18 needs at least 32 pixels (64 or more recommended).");
+        var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights };
+        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {backbone.Channels} features from {backbone.FeatureMapNode ?? backbone.FeatureNode}");
         var options = new ImageClassifierOptions
         {
-            Backbone = BackboneCatalog.ResNet18AtSize(args.InputSize) with { Weights = args.Weights },
+            Backbone = backbone,
             Head = head,
             Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
             FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
@@ -97,7 +99,8 @@ internal static class TrainCommand
             featurize_images_per_s = fit.Featurization.ImagesPerSecond,
             cache_hits = fit.Featurization.CacheHits,
             device = device.ToString(),
-            input_size = args.InputSize,
+            input_size = backbone.InputSize,
+            backbone = backbone.Name,
             weights = args.Weights.ToString().ToLowerInvariant(),
             best_epoch = fit.Training.BestEpoch,
             seconds = clock.Elapsed.TotalSeconds,

@@ -27,6 +27,8 @@ public static class BackboneCatalog
         FeatureMapNode = "ReLU393_Output_0", // the N×512×7×7 (at 224) map that Pooling395 averages with a 7×7 kernel
         Channels = 512,
         Weights = WeightStorage.Float16,
+        FeatureMapSide = 7,
+        Embedded = true,
         Licence = "MIT (NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1)",
         Source = "NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1",
     };
@@ -34,13 +36,65 @@ public static class BackboneCatalog
     /// <summary>ResNet18 run fully convolutionally on <paramref name="size"/>×<paramref name="size"/> images.</summary>
     public static BackboneSpec ResNet18AtSize(int size) => size == ResNet18.InputSize ? ResNet18 : ResNet18 with { Name = $"{ResNet18.Name}@{size}", InputSize = size };
 
-    /// <summary>Every catalogued backbone.</summary>
-    public static IReadOnlyList<BackboneSpec> All { get; } = [ResNet18];
+    /// <summary>torchvision's ImageNet convention: RGB, 0–1, ImageNet mean and std, resize 256 and centre-crop 224.</summary>
+    private static BackboneSpec Torchvision(string name, int channels, int size = 224, float crop = 0.875f, int side = 7) => new()
+    {
+        Name = $"torchvision/{name}",
+        ModelFile = $"{name}.onnx",
+        InputSize = size,
+        CropFraction = crop,
+        Channels = channels,
+        FeatureMapSide = side,
+        Licence = "torchvision code BSD-3-Clause; check the terms of the weights you export",
+        Source = $"torch.onnx.export(torchvision.models.{name}(weights=...)) — bring the file",
+    };
 
-    /// <summary>The catalogued backbone called <paramref name="name"/> (case-insensitive).</summary>
+    /// <summary>The ONNX Model Zoo's ImageNet classifiers (input names and scales as their model cards give them).</summary>
+    private static BackboneSpec Zoo(string name, int channels, string input) => new()
+    {
+        Name = $"zoo/{name}",
+        ModelFile = $"{name}.onnx",
+        InputNode = input,
+        CropFraction = 0.875f,
+        Channels = channels,
+        FeatureMapSide = 7,
+        Licence = "see the ONNX Model Zoo model card",
+        Source = $"ONNX Model Zoo, vision/classification ({name}) — bring the file",
+    };
+
+    /// <summary>
+    /// Every catalogued backbone: the embedded ResNet18, then presets for files the user brings, which
+    /// <see cref="Backbone.FromOnnx"/> completes with the nodes it finds in the file.
+    /// </summary>
+    public static IReadOnlyList<BackboneSpec> All { get; } =
+    [
+        ResNet18,
+        Torchvision("resnet18", 512), Torchvision("resnet34", 512), Torchvision("resnet50", 2048),
+        Torchvision("resnet101", 2048), Torchvision("resnet152", 2048),
+        Torchvision("googlenet", 1024),
+        Torchvision("inception_v3", 2048, size: 299, crop: 299f / 342f, side: 8),
+        Torchvision("vgg16", 512), Torchvision("vgg19", 512),
+        Torchvision("mobilenet_v2", 1280),
+        Torchvision("efficientnet_b0", 1280),
+        Zoo("resnet50-v1", 2048, "data"), Zoo("resnet50-v2", 2048, "data"),
+        // Caffe2 exports: BGR planes, 0–255, per-channel mean subtracted, no scaling (the usual Caffe ImageNet means;
+        // not checked against a file here, as none ships: compare with the model card before trusting the features).
+        Zoo("inception-v1", 1024, "data_0") with { Order = PixelOrder.Bgr, PixelScale = 1f, Mean = new Rgb(123.68f, 116.78f, 103.94f), Std = Rgb.One },
+        Zoo("inception-v2", 1024, "data_0") with { Order = PixelOrder.Bgr, PixelScale = 1f, Mean = new Rgb(123.68f, 116.78f, 103.94f), Std = Rgb.One },
+    ];
+
+    /// <summary>
+    /// The catalogued backbone called <paramref name="name"/> (case-insensitive; "resnet18" is the embedded one, and
+    /// other names may leave out their "torchvision/" or "zoo/" prefix).
+    /// </summary>
     /// <exception cref="ArgumentException">No backbone has that name; the message lists the known ones.</exception>
-    public static BackboneSpec Get(string name) =>
-        All.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase)
-                                || string.Equals(name, "resnet18", StringComparison.OrdinalIgnoreCase) && b == ResNet18)
-        ?? throw new ArgumentException($"Unknown backbone '{name}'. Known: {string.Join(", ", All.Select(b => b.Name))}.", nameof(name));
+    public static BackboneSpec Get(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (string.Equals(name, "resnet18", StringComparison.OrdinalIgnoreCase))
+            return ResNet18;
+        return All.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase))
+            ?? All.FirstOrDefault(b => string.Equals(b.Name[(b.Name.IndexOf('/') + 1)..], name, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException($"Unknown backbone '{name}'. Known: {string.Join(", ", All.Select(b => b.Name))}.", nameof(name));
+    }
 }

@@ -10,6 +10,16 @@ public enum PixelOrder
     Bgr,
 }
 
+/// <summary>How a 4-D image tensor is laid out.</summary>
+public enum TensorLayout
+{
+    /// <summary>Batch, channels, height, width (PyTorch, CNTK, Caffe exports).</summary>
+    Nchw,
+
+    /// <summary>Batch, height, width, channels (Keras / TensorFlow exports through tf2onnx).</summary>
+    Nhwc,
+}
+
 /// <summary>Three per-channel values in red, green, blue order.</summary>
 public readonly record struct Rgb(float R, float G, float B)
 {
@@ -46,6 +56,31 @@ public sealed record BackboneSpec
     /// <summary>Side length of the square input, in pixels.</summary>
     public int InputSize { get; init; } = 224;
 
+    /// <summary>
+    /// Fraction of the resized image kept by the centre crop: the image is resized (shorter side, centred) to
+    /// <see cref="ResizeSize"/> = InputSize / CropFraction and the centre InputSize×InputSize is cut out inside the
+    /// featurizer graph (torchvision's "resize 256, crop 224" is 0.875). 1 means no crop.
+    /// </summary>
+    public float CropFraction { get; init; } = 1f;
+
+    /// <summary>The side the image is resized to before the centre crop.</summary>
+    public int ResizeSize => CropFraction >= 1f ? InputSize : (int)Math.Round(InputSize / CropFraction);
+
+    /// <summary>Layout of the graph's input tensor.</summary>
+    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
+
+    /// <summary>Layout of the feature-map tensor (<see cref="FeatureMapNode"/>); NHWC maps are transposed before pooling.</summary>
+    public TensorLayout FeatureMapLayout { get; init; } = TensorLayout.Nchw;
+
+    /// <summary>Side of the feature map at <see cref="InputSize"/> (7 for ResNets at 224), when known; checked by the contract test.</summary>
+    public int? FeatureMapSide { get; init; }
+
+    /// <summary>True when the graph runs at any input size (fully convolutional up to the feature map).</summary>
+    public bool AnyInputSize { get; init; } = true;
+
+    /// <summary>True when the ONNX file ships with MLNetClassify; false when the user brings it.</summary>
+    public bool Embedded { get; init; }
+
     /// <summary>Channel order the graph expects.</summary>
     public PixelOrder Order { get; init; } = PixelOrder.Rgb;
 
@@ -61,11 +96,14 @@ public sealed record BackboneSpec
     /// <summary>A mean image to subtract instead of <see cref="Mean"/>: an ONNX file and the initializer in it.</summary>
     public MeanImageSource? MeanImage { get; init; }
 
-    /// <summary>Name of the graph input that takes the prepared image.</summary>
-    public required string InputNode { get; init; }
+    /// <summary>Name of the graph input that takes the prepared image; null in a preset whose file is still to be read.</summary>
+    public string? InputNode { get; init; }
 
-    /// <summary>Name of the node output that holds the pooled features (N×C×1×1 or N×C).</summary>
-    public required string FeatureNode { get; init; }
+    /// <summary>
+    /// Name of the node output that holds the pooled features (N×C×1×1 or N×C), used when no
+    /// <see cref="FeatureMapNode"/> is known; null when the feature map is known or still to be found by <see cref="Backbone.FromOnnx"/>.
+    /// </summary>
+    public string? FeatureNode { get; init; }
 
     /// <summary>
     /// Name of the node output that holds the last unpooled feature map (N×C×H×W), when known. With it the

@@ -73,20 +73,23 @@ public static class FeaturizerGraph
     {
         var backbone = ReadModel(spec.ResolveModelFile(), spec.Name);
         var g = backbone.Graph;
+        if (spec.InputNode is null || (spec.FeatureMapNode ?? spec.FeatureNode) is null)
+            throw new InvalidOperationException(
+                $"Backbone '{spec.Name}' does not name its input and feature nodes yet: read the file with Backbone.FromOnnx(path, preset) first.");
         if (g.Input.All(i => i.Name != spec.InputNode))
             throw new InvalidDataException($"Backbone '{spec.Name}' ({spec.ResolveModelFile()}) has no input '{spec.InputNode}'; inputs: {string.Join(", ", g.Input.Select(i => i.Name))}.");
         var producers = g.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n);
         if (output != Output.Pooled && spec.FeatureMapNode is null)
             throw new InvalidOperationException($"Backbone '{spec.Name}' names no feature-map node.");
-        string cut = spec.FeatureMapNode ?? spec.FeatureNode;
+        string cut = (spec.FeatureMapNode ?? spec.FeatureNode)!;
         if (!producers.ContainsKey(cut))
             throw new InvalidDataException($"Backbone '{spec.Name}' has no node output '{cut}'.");
-        if (spec.FeatureMapNode is null && spec.InputSize != NativeSize(g, spec))
-            throw new InvalidOperationException($"Backbone '{spec.Name}' names no feature-map node, so it runs at its native size only.");
+        if ((spec.FeatureMapNode is null || !spec.AnyInputSize) && NativeSize(g, spec) is int native && native > 0 && spec.InputSize != native)
+            throw new InvalidOperationException($"Backbone '{spec.Name}' runs at its native size {native} only (it is not fully convolutional up to its features).");
 
         var graph = new GraphProto { Name = $"{Prefix}{spec.Name}_featurizer" };
-        graph.Input.Add(OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Float, "N", 3, spec.InputSize, spec.InputSize));
-        AddPreprocessing(graph, spec);
+        graph.Input.Add(OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Float, "N", 3, spec.ResizeSize, spec.ResizeSize));
+        AddPreprocessing(graph, spec, OpsetOf(backbone));
 
         // Keep only what the cut node needs (drops the pooling and classifier tail).
         var needed = Reachable(cut, producers);
@@ -100,6 +103,12 @@ public static class FeaturizerGraph
             graph.Initializer.Add(init);
         }
 
+        if (spec.FeatureMapLayout == TensorLayout.Nhwc)
+        {
+            // Pooling and the FeatureMap output are channel-major: turn an N×H×W×C map into N×C×H×W.
+            graph.Node.Add(OnnxBuild.Node("Transpose", [cut], [$"{Prefix}map_nchw"], OnnxBuild.Ints("perm", 0, 3, 1, 2)));
+            cut = $"{Prefix}map_nchw";
+        }
         switch (output)
         {
             case Output.Pooled when spec.FeatureMapNode is not null:
@@ -137,20 +146,28 @@ public static class FeaturizerGraph
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, IntraOpNumThreads = 1 };
         using var session = new InferenceSession(BuildCore(spec, Output.ProbeMap, null), options);
-        var zeros = new float[3 * spec.InputSize * spec.InputSize];
-        using var input = OrtValue.CreateTensorValueFromMemory(zeros, [1, 3, spec.InputSize, spec.InputSize]);
+        var zeros = new float[3 * spec.ResizeSize * spec.ResizeSize];
+        using var input = OrtValue.CreateTensorValueFromMemory(zeros, [1, 3, spec.ResizeSize, spec.ResizeSize]);
         using var runOptions = new RunOptions();
         using var result = session.Run(runOptions, [InputName], [input], [FeatureMapName]);
         var shape = result[0].GetTensorTypeAndShape().Shape;
         return [(int)shape[1], (int)shape[2], (int)shape[3]];
     }
 
-    private static int NativeSize(GraphProto g, BackboneSpec spec) =>
-        (int)g.Input.First(i => i.Name == spec.InputNode).Type.TensorType.Shape.Dim[^1].DimValue;
+    private static int NativeSize(GraphProto g, BackboneSpec spec)
+    {
+        var dims = g.Input.First(i => i.Name == spec.InputNode).Type.TensorType.Shape.Dim;
+        return (int)dims[spec.Layout == TensorLayout.Nhwc ? 1 : dims.Count - 1].DimValue; // 0 when symbolic
+    }
 
-    private static void AddPreprocessing(GraphProto graph, BackboneSpec spec)
+    internal static long OpsetOf(ModelProto model) =>
+        model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
+
+    private static void AddPreprocessing(GraphProto graph, BackboneSpec spec, long opset)
     {
         string current = InputName;
+        if (spec.ResizeSize != spec.InputSize)
+            current = AddCentreCrop(graph, current, spec, opset);
         if (spec.Order == PixelOrder.Bgr)
         {
             graph.Initializer.Add(OnnxBuild.Int64s($"{Prefix}bgr_index", [3], [2, 1, 0]));
@@ -158,6 +175,9 @@ public static class FeaturizerGraph
             current = $"{Prefix}bgr";
         }
 
+        // NCHW graphs take the normalized planes as they are; NHWC ones get them transposed.
+        bool nhwc = spec.Layout == TensorLayout.Nhwc;
+        string normalized = nhwc ? $"{Prefix}normalized" : spec.InputNode!;
         if (spec.MeanImage is { } meanImage)
         {
             var mean = ReadModel(BackboneSpec.Resolve(meanImage.File), spec.Name).Graph.Initializer
@@ -166,20 +186,41 @@ public static class FeaturizerGraph
             graph.Initializer.Add(MeanImageAt(mean, spec.InputSize, $"{Prefix}mean_image"));
             if (spec.PixelScale != 1f)
                 current = AddScale(graph, current, spec.PixelScale);
-            graph.Node.Add(OnnxBuild.Node("Sub", [current, $"{Prefix}mean_image"], [spec.InputNode]));
-            return;
+            graph.Node.Add(OnnxBuild.Node("Sub", [current, $"{Prefix}mean_image"], [normalized]));
         }
+        else
+        {
+            var (m, s) = spec.Order == PixelOrder.Bgr
+                ? (new[] { spec.Mean.B, spec.Mean.G, spec.Mean.R }, new[] { spec.Std.B, spec.Std.G, spec.Std.R })
+                : (new[] { spec.Mean.R, spec.Mean.G, spec.Mean.B }, new[] { spec.Std.R, spec.Std.G, spec.Std.B });
+            // (x·scale − mean)/std = x·(scale/std) + (−mean/std), one Mul and one Add.
+            var a = s.Select(v => spec.PixelScale / v).ToArray();
+            var b = m.Zip(s, (mu, sd) => -mu / sd).ToArray();
+            graph.Initializer.Add(OnnxBuild.Floats($"{Prefix}norm_a", [1, 3, 1, 1], a));
+            graph.Initializer.Add(OnnxBuild.Floats($"{Prefix}norm_b", [1, 3, 1, 1], b));
+            graph.Node.Add(OnnxBuild.Node("Mul", [current, $"{Prefix}norm_a"], [$"{Prefix}norm_mul"]));
+            graph.Node.Add(OnnxBuild.Node("Add", [$"{Prefix}norm_mul", $"{Prefix}norm_b"], [normalized]));
+        }
+        if (nhwc)
+            graph.Node.Add(OnnxBuild.Node("Transpose", [normalized], [spec.InputNode!], OnnxBuild.Ints("perm", 0, 2, 3, 1)));
+    }
 
-        var (m, s) = spec.Order == PixelOrder.Bgr
-            ? (new[] { spec.Mean.B, spec.Mean.G, spec.Mean.R }, new[] { spec.Std.B, spec.Std.G, spec.Std.R })
-            : (new[] { spec.Mean.R, spec.Mean.G, spec.Mean.B }, new[] { spec.Std.R, spec.Std.G, spec.Std.B });
-        // (x·scale − mean)/std = x·(scale/std) + (−mean/std), one Mul and one Add.
-        var a = s.Select(v => spec.PixelScale / v).ToArray();
-        var b = m.Zip(s, (mu, sd) => -mu / sd).ToArray();
-        graph.Initializer.Add(OnnxBuild.Floats($"{Prefix}norm_a", [1, 3, 1, 1], a));
-        graph.Initializer.Add(OnnxBuild.Floats($"{Prefix}norm_b", [1, 3, 1, 1], b));
-        graph.Node.Add(OnnxBuild.Node("Mul", [current, $"{Prefix}norm_a"], [$"{Prefix}norm_mul"]));
-        graph.Node.Add(OnnxBuild.Node("Add", [$"{Prefix}norm_mul", $"{Prefix}norm_b"], [spec.InputNode]));
+    /// <summary>Cuts the centre InputSize×InputSize out of the ResizeSize×ResizeSize planes (Slice: attributes before opset 10, inputs from 10).</summary>
+    private static string AddCentreCrop(GraphProto graph, string input, BackboneSpec spec, long opset)
+    {
+        long start = (spec.ResizeSize - spec.InputSize) / 2, end = start + spec.InputSize;
+        string output = $"{Prefix}crop";
+        if (opset < 10)
+        {
+            graph.Node.Add(OnnxBuild.Node("Slice", [input], [output],
+                OnnxBuild.Ints("starts", start, start), OnnxBuild.Ints("ends", end, end), OnnxBuild.Ints("axes", 2, 3)));
+            return output;
+        }
+        graph.Initializer.Add(OnnxBuild.Int64s($"{Prefix}crop_starts", [2], [start, start]));
+        graph.Initializer.Add(OnnxBuild.Int64s($"{Prefix}crop_ends", [2], [end, end]));
+        graph.Initializer.Add(OnnxBuild.Int64s($"{Prefix}crop_axes", [2], [2, 3]));
+        graph.Node.Add(OnnxBuild.Node("Slice", [input, $"{Prefix}crop_starts", $"{Prefix}crop_ends", $"{Prefix}crop_axes"], [output]));
+        return output;
     }
 
     /// <summary>The 1×3×H×W mean image, resized bilinearly (half-pixel centres) to size×size when it differs.</summary>

@@ -92,7 +92,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         _options = options ?? new FeaturizerOptions();
         if (_options.BatchSize < 0)
             throw new ArgumentOutOfRangeException(nameof(options), _options.BatchSize, "BatchSize must be positive (or 0 for the device's default).");
-        _pixelsPerImage = 3 * backbone.InputSize * backbone.InputSize;
+        _pixelsPerImage = 3 * backbone.ResizeSize * backbone.ResizeSize;
         int threads = _options.InferenceThreads > 0 ? _options.InferenceThreads : Environment.ProcessorCount;
         _session = OrtSessions.Create(FeaturizerGraph.Build(backbone), threads, _options.Device, _options.RequireDevice, out var actual, out var reason);
         Device = actual;
@@ -126,7 +126,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         var features = new float[images.Count * d];
         var ok = new bool[images.Count];
         var skipped = new List<SkippedImage>();
-        using var readers = new PixelReaders(_mlContext, _backbone.InputSize);
+        using var readers = new PixelReaders(_mlContext, _backbone.ResizeSize);
         var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
         var free = new Stack<float[]>();
 
@@ -206,7 +206,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         if (n == 0) return;
 
         var memory = new Memory<float>(batch.Buffer, 0, n * _pixelsPerImage);
-        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, [n, 3, _backbone.InputSize, _backbone.InputSize]);
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, [n, 3, _backbone.ResizeSize, _backbone.ResizeSize]);
         using var outputs = _session.Run(_runOptions, [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
         var values = outputs[0].GetTensorDataAsSpan<float>();
         for (int i = 0; i < n; i++)

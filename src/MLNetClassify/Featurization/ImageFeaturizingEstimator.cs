@@ -64,7 +64,7 @@ public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITra
         var (output, graph) = _featureMap
             ? (FeaturizerGraph.FeatureMapName, FeaturizerGraph.BuildFeatureMap(Backbone))
             : (FeaturizerGraph.OutputName, FeaturizerGraph.Build(Backbone));
-        var chain = ImagePreparation.Estimators(_mlContext, _inputColumnName, inputIsPath, Backbone.InputSize, _imageFolder)
+        var chain = ImagePreparation.Estimators(_mlContext, _inputColumnName, inputIsPath, Backbone.ResizeSize, _imageFolder)
             .Append(_mlContext.Transforms.ApplyOnnxModel(
                 [output], [ImagePreparation.PixelsColumn], new MemoryStream(graph), gpuDeviceId: gpu, fallbackToCpu: !_requireDevice));
         return _outputColumnName == output

@@ -14,7 +14,7 @@ public class CliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--input-size", "--weights", "--cache", "--no-cache", "--device", "--require-device", "--json")]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--backbone", "--feature-node", "--input-size", "--weights", "--cache", "--no-cache", "--device", "--require-device", "--json")]
     [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
     [InlineData("bench", "--data", "--split", "--limit", "--json")]
     [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--input-size", "--weights", "--json")]
