@@ -71,6 +71,11 @@ public static class FeaturizerGraph
 
     private static byte[] BuildCore(BackboneSpec spec, Output output, int[]? mapShape)
     {
+        if (spec.Precision == ComputePrecision.Int8)
+        {
+            var full = spec with { Precision = ComputePrecision.Float32, Weights = WeightStorage.Float32 };
+            return Int8Quantizer.Quantize(BuildCore(full, output, mapShape), Int8Calibration.Pixels(full.ResizeSize), full.ResizeSize);
+        }
         var backbone = ReadModel(spec.ResolveModelFile(), spec.Name);
         var g = backbone.Graph;
         if (spec.InputNode is null || (spec.FeatureMapNode ?? spec.FeatureNode) is null)

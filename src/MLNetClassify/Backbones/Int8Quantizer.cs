@@ -1,0 +1,193 @@
+using System.Numerics.Tensors;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace MLNetClassify.Backbones;
+
+/// <summary>
+/// Static int8 quantization of a featurizer graph in ONNX's QDQ form, which ONNX Runtime's CPU provider turns into
+/// QLinearConv and friends (VNNI / AMX kernels): weights per output channel, symmetric int8; activations per tensor,
+/// asymmetric uint8, with ranges calibrated on sample images; biases int32 at scale (input · weight).
+/// </summary>
+/// <remarks>
+/// The graph is first simplified by ORT itself (basic level: constant folding, batch norm folded into convolutions)
+/// and saved as plain ONNX, so the QDQ pairs surround the convolutions that will really run. Every convolution's
+/// input and output (after its ReLU, when that is its only reader) gets a Quantize/Dequantize pair.
+/// </remarks>
+internal static class Int8Quantizer
+{
+    /// <summary>The quantized graph: same input and output names as <paramref name="graph"/>.</summary>
+    /// <param name="graph">A float32 featurizer graph (input <see cref="FeaturizerGraph.InputName"/>, N×3×S×S).</param>
+    /// <param name="calibration">Calibration pixels, images × 3·S·S, in the graph's input layout.</param>
+    /// <param name="size">S.</param>
+    public static byte[] Quantize(byte[] graph, float[] calibration, int size)
+    {
+        var model = Simplify(graph);
+        var g = model.Graph;
+        var consumers = g.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
+        var convs = g.Node.Where(n => n.OpType == "Conv").ToList();
+        string Activated(NodeProto conv)
+        {
+            var readers = consumers[conv.Output[0]].ToList();
+            return readers.Count == 1 && readers[0].OpType == "Relu" ? readers[0].Output[0] : conv.Output[0];
+        }
+        var outputs = convs.Select(Activated).ToHashSet();
+        var ranges = Calibrate(model, convs.Select(c => c.Input[0]).Concat(outputs).Distinct().ToList(), calibration, size);
+
+        var rewritten = new List<NodeProto>();
+        var initializers = g.Initializer.ToDictionary(t => t.Name);
+        var dequantized = new Dictionary<string, string>();
+        string Activation(string tensor)
+        {
+            if (dequantized.TryGetValue(tensor, out var name)) return name;
+            var (scale, zero) = ActivationScale(ranges[tensor]);
+            g.Initializer.Add(OnnxBuild.Floats(tensor + "_qscale", [], [scale]));
+            g.Initializer.Add(new TensorProto { Name = tensor + "_qzero", DataType = (int)DataType.Uint8, RawData = ByteString.CopyFrom([zero]) });
+            rewritten.Add(OnnxBuild.Node("QuantizeLinear", [tensor, tensor + "_qscale", tensor + "_qzero"], [tensor + "_q"]));
+            rewritten.Add(OnnxBuild.Node("DequantizeLinear", [tensor + "_q", tensor + "_qscale", tensor + "_qzero"], [tensor + "_dq"]));
+            return dequantized[tensor] = tensor + "_dq";
+        }
+
+        foreach (var node in g.Node.ToList())
+        {
+            if (node.OpType == "Conv")
+            {
+                string input = node.Input[0];
+                if (input == FeaturizerGraph.InputName || !outputs.Contains(input))
+                    node.Input[0] = Activation(input); // inputs no earlier convolution quantized
+                else
+                    node.Input[0] = dequantized[input];
+                var weightScales = QuantizeWeights(g, initializers[node.Input[1]], rewritten, out var weightName);
+                node.Input[1] = weightName;
+                if (node.Input.Count > 2 && node.Input[2].Length > 0)
+                    node.Input[2] = QuantizeBias(g, initializers[node.Input[2]], ActivationScale(ranges[input]).Scale, weightScales, rewritten);
+            }
+            else
+            {
+                for (int i = 0; i < node.Input.Count; i++)
+                    if (dequantized.TryGetValue(node.Input[i], out var dq) && !(node.OpType == "QuantizeLinear"))
+                        node.Input[i] = dq;
+            }
+            rewritten.Add(node);
+            foreach (var output in node.Output.Where(outputs.Contains))
+                Activation(output);
+        }
+
+        g.Node.Clear();
+        g.Node.AddRange(rewritten);
+        var used = new HashSet<string>(g.Node.SelectMany(n => n.Input));
+        foreach (var unused in g.Initializer.Where(t => !used.Contains(t.Name)).ToList())
+            g.Initializer.Remove(unused);
+        foreach (var input in g.Input.Where(i => i.Name != FeaturizerGraph.InputName).ToList())
+            g.Input.Remove(input);
+        g.ValueInfo.Clear();
+        // Per-channel DequantizeLinear needs opset 13; the simplified graph holds only ops unchanged since the backbone's opset.
+        model.IrVersion = Math.Max(model.IrVersion, 7);
+        model.OpsetImport.Clear();
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        foreach (var bn in g.Node.Where(n => n.OpType == "BatchNormalization"))
+            foreach (var spatial in bn.Attribute.Where(a => a.Name == "spatial").ToList())
+                bn.Attribute.Remove(spatial);
+        return model.ToByteArray();
+    }
+
+    private static ModelProto Simplify(byte[] graph)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"mlnc-simplified-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, OptimizedModelFilePath = path })
+            using (new InferenceSession(graph, options)) { }
+            var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            var other = model.OpsetImport.Where(o => o.Domain is not ("" or "ai.onnx")).Select(o => o.Domain).ToHashSet();
+            if (model.Graph.Node.Any(n => other.Contains(n.Domain)))
+                throw new InvalidOperationException("ONNX Runtime's basic optimizations produced non-standard ops; this graph cannot be quantized here.");
+            return model;
+        }
+        finally
+        {
+            try { File.Delete(path); } catch (IOException) { }
+        }
+    }
+
+    private static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, List<string> tensors, float[] calibration, int size)
+    {
+        var probe = model.Clone();
+        foreach (var tensor in tensors.Where(t => probe.Graph.Output.All(o => o.Name != t)))
+            probe.Graph.Output.Add(new ValueInfoProto
+            {
+                Name = tensor,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } },
+            });
+        var ranges = tensors.ToDictionary(t => t, _ => (Min: float.MaxValue, Max: float.MinValue));
+        int perImage = 3 * size * size, images = calibration.Length / perImage;
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        using var session = new InferenceSession(probe.ToByteArray(), options);
+        using var runOptions = new RunOptions();
+        for (int start = 0; start < images; start += 8)
+        {
+            int n = Math.Min(8, images - start);
+            using var value = OrtValue.CreateTensorValueFromMemory(calibration.AsMemory(start * perImage, n * perImage).ToArray(), [n, 3, size, size]);
+            using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], tensors);
+            for (int k = 0; k < tensors.Count; k++)
+            {
+                var data = results[k].GetTensorDataAsSpan<float>();
+                var (lo, hi) = ranges[tensors[k]];
+                ranges[tensors[k]] = (Math.Min(lo, TensorPrimitives.Min(data)), Math.Max(hi, TensorPrimitives.Max(data)));
+            }
+        }
+        return ranges;
+    }
+
+    /// <summary>uint8 scale and zero point covering [min, max] and 0.</summary>
+    private static (float Scale, byte Zero) ActivationScale((float Min, float Max) range)
+    {
+        float lo = Math.Min(range.Min, 0), hi = Math.Max(range.Max, 0);
+        float scale = Math.Max((hi - lo) / 255f, 1e-8f);
+        return (scale, (byte)Math.Clamp(Math.Round(-lo / scale), 0, 255));
+    }
+
+    private static float[] QuantizeWeights(GraphProto g, TensorProto weights, List<NodeProto> nodes, out string dequantized)
+    {
+        var values = OnnxBuild.ReadFloats(weights);
+        int channels = (int)weights.Dims[0], per = values.Length / channels;
+        var scales = new float[channels];
+        var quantized = new byte[values.Length];
+        for (int c = 0; c < channels; c++)
+        {
+            var row = values.AsSpan(c * per, per);
+            scales[c] = Math.Max(TensorPrimitives.MaxMagnitude(row) is var m ? Math.Abs(m) / 127f : 0, 1e-12f);
+            for (int j = 0; j < per; j++)
+                quantized[c * per + j] = unchecked((byte)(sbyte)Math.Clamp(Math.Round(row[j] / scales[c]), -127, 127));
+        }
+        var q = new TensorProto { Name = weights.Name + "_q", DataType = (int)DataType.Int8, RawData = ByteString.CopyFrom(quantized) };
+        q.Dims.AddRange(weights.Dims);
+        var zero = new TensorProto { Name = weights.Name + "_qzero", DataType = (int)DataType.Int8, RawData = ByteString.CopyFrom(new byte[channels]) };
+        zero.Dims.Add(channels);
+        g.Initializer.Add(q);
+        g.Initializer.Add(OnnxBuild.Floats(weights.Name + "_qscale", [channels], scales));
+        g.Initializer.Add(zero);
+        dequantized = weights.Name + "_dq";
+        nodes.Add(OnnxBuild.Node("DequantizeLinear", [q.Name, weights.Name + "_qscale", zero.Name], [dequantized], OnnxBuild.Attr("axis", 0)));
+        return scales;
+    }
+
+    private static string QuantizeBias(GraphProto g, TensorProto bias, float inputScale, float[] weightScales, List<NodeProto> nodes)
+    {
+        var values = OnnxBuild.ReadFloats(bias);
+        var scales = weightScales.Select(s => s * inputScale).ToArray();
+        var q = new TensorProto { Name = bias.Name + "_q", DataType = (int)DataType.Int32 };
+        q.Dims.Add(values.Length);
+        q.Int32Data.AddRange(values.Select((v, c) => (int)Math.Clamp(Math.Round(v / scales[c]), int.MinValue, int.MaxValue)));
+        var zero = new TensorProto { Name = bias.Name + "_qzero", DataType = (int)DataType.Int32 };
+        zero.Dims.Add(values.Length);
+        zero.Int32Data.AddRange(new int[values.Length]);
+        g.Initializer.Add(q);
+        g.Initializer.Add(OnnxBuild.Floats(bias.Name + "_qscale", [values.Length], scales));
+        g.Initializer.Add(zero);
+        nodes.Add(OnnxBuild.Node("DequantizeLinear", [q.Name, bias.Name + "_qscale", zero.Name], [bias.Name + "_dq"], OnnxBuild.Attr("axis", 0)));
+        return bias.Name + "_dq";
+    }
+}
