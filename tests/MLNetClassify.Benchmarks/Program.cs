@@ -1,5 +1,11 @@
 // Accuracy against input size: dotnet run -c Release --project tests/MLNetClassify.Benchmarks -- sizes DIR SPLIT_FILE S1 S2 ...
 // Speed, latency, memory, cache and model size against ML.NET in one run: `mlnet-classify bench --data DIR` (the CLI).
+// Hot kernels under BenchmarkDotNet: ... -- kernels [BenchmarkDotNet arguments]
+if (args.Length >= 1 && args[0] == "kernels")
+{
+    BenchmarkDotNet.Running.BenchmarkRunner.Run<MLNetClassify.Benchmarks.KernelBenchmarks>(args: args[1..]);
+    return 0;
+}
 // float32 against int8: ... -- precision DIR SPLIT_FILE
 if (args.Length == 3 && args[0] == "precision")
     return MLNetClassify.Benchmarks.Precision.Run(args[1], args[2]);
@@ -7,5 +13,6 @@ if (args.Length >= 4 && args[0] == "sizes")
     return MLNetClassify.Benchmarks.InputSizes.Run(args[1], args[2], args[3..].Select(int.Parse).ToArray());
 Console.Error.WriteLine("usage: MLNetClassify.Benchmarks sizes DATA_DIR SPLIT_FILE SIZE...");
 Console.Error.WriteLine("       MLNetClassify.Benchmarks precision DATA_DIR SPLIT_FILE");
+Console.Error.WriteLine("       MLNetClassify.Benchmarks kernels [--filter PATTERN] [--job short]");
 Console.Error.WriteLine("       (featurization, latency and memory against ML.NET: dotnet run --project src/MLNetClassify.Cli -- bench --data DIR)");
 return 2;
