@@ -19,12 +19,14 @@ internal static class FeaturizeCommand
         var shard = new Option<string>("--shard") { Description = "Which part to featurize, i/n (0-based): images i, i+n, i+2n, ... of the folder's sorted list.", DefaultValueFactory = _ => "0/1" };
         var merge = new Option<string[]>("--merge") { Description = "Instead of featurizing: copy the sound entries of these cache folders into --cache.", AllowMultipleArgumentsPerToken = true };
         var cache = CommonOptions.Cache();
-        var inputSize = new Option<int>("--input-size") { Description = "Side S of the S×S images fed to ResNet18 (must match train's).", DefaultValueFactory = _ => BackboneCatalog.ResNet18.InputSize };
+        var backbone = BackbonesCommand.BackboneOption();
+        var featureNode = BackbonesCommand.FeatureNodeOption();
+        var inputSize = new Option<int?>("--input-size") { Description = "Side S of the S×S images fed to the backbone (must match train's; default the backbone's own)." };
         var weights = new Option<WeightStorage>("--weights") { Description = "Weight storage of the featurizer graph (must match train's).", DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights };
         var json = CommonOptions.Json();
         var command = new Command("featurize", "Fill the feature cache for one shard of an image folder, or merge shard caches.")
         {
-            data, shard, merge, cache, inputSize, weights, json,
+            data, shard, merge, cache, backbone, featureNode, inputSize, weights, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
         {
@@ -33,8 +35,9 @@ internal static class FeaturizeCommand
             if (sources.Length > 0)
                 return Merge(sources, folder, result.GetValue(json));
             var dataFolder = result.GetValue(data) ?? throw new ArgumentException("featurize needs --data DIR (or --merge DIR... to merge caches).");
-            var backbone = BackboneCatalog.ResNet18AtSize(result.GetValue(inputSize)) with { Weights = result.GetValue(weights) };
-            return Run(dataFolder, ParseShard(result.GetValue(shard)!), folder, backbone, result.GetValue(json), token);
+            var spec = BackbonesCommand.Resolve(result.GetValue(backbone)!, result.GetValue(featureNode), result.GetValue(inputSize))
+                with { Weights = result.GetValue(weights) };
+            return Run(dataFolder, ParseShard(result.GetValue(shard)!), folder, spec, result.GetValue(json), token);
         })));
         return command;
     }

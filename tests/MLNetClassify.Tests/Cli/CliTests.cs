@@ -17,7 +17,7 @@ public class CliTests(LogoModelFixture fixture)
     [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--backbone", "--feature-node", "--input-size", "--weights", "--cache", "--no-cache", "--device", "--require-device", "--json")]
     [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
     [InlineData("bench", "--data", "--split", "--limit", "--json")]
-    [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--input-size", "--weights", "--json")]
+    [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--backbone", "--feature-node", "--input-size", "--weights", "--json")]
     [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--json")]
     [InlineData("predict", "--model", "--top", "--device", "--require-device", "--json", "paths")]
     [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
