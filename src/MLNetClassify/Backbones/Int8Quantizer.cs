@@ -18,24 +18,95 @@ namespace MLNetClassify.Backbones;
 /// </remarks>
 internal static class Int8Quantizer
 {
+    /// <summary>Number of convolutions in <paramref name="graph"/> after ORT's basic simplification.</summary>
+    public static int ConvolutionCount(byte[] graph) => Simplify(graph).Graph.Node.Count(n => n.OpType == "Conv");
+
+    /// <summary>The simplified graph's nodes, one line each (op, inputs → outputs, initializer shapes): for the lab.</summary>
+    public static IEnumerable<string> Describe(byte[] graph)
+    {
+        var g = Simplify(graph).Graph;
+        var shapes = g.Initializer.ToDictionary(t => t.Name, t => "[" + string.Join(",", t.Dims) + "]");
+        return g.Node.Select(n => $"{n.OpType} {string.Join(" ", n.Input.Select(i => shapes.TryGetValue(i, out var s) ? s : i))} -> {string.Join(" ", n.Output)}");
+    }
+
     /// <summary>The quantized graph: same input and output names as <paramref name="graph"/>.</summary>
     /// <param name="graph">A float32 featurizer graph (input <see cref="FeaturizerGraph.InputName"/>, N×3×S×S).</param>
     /// <param name="calibration">Calibration pixels, images × 3·S·S, in the graph's input layout.</param>
     /// <param name="size">S.</param>
-    public static byte[] Quantize(byte[] graph, float[] calibration, int size)
+    /// <param name="options">Which convolutions stay float32; null: <see cref="Int8Options.Sensitive"/>.</param>
+    public static byte[] Quantize(byte[] graph, float[] calibration, int size, Int8Options? options = null) =>
+        Quantize(graph, calibration, size, options, out _);
+
+    /// <inheritdoc cref="Quantize(byte[], float[], int, Int8Options?)"/>
+    /// <param name="floatConvolutions">The convolutions left in float32.</param>
+    public static byte[] Quantize(byte[] graph, float[] calibration, int size, Int8Options? options, out IReadOnlySet<int> floatConvolutions)
     {
+        options ??= Int8Options.Sensitive;
         var model = Simplify(graph);
+        var convs = model.Graph.Node.Where(n => n.OpType == "Conv").ToList();
+        var consumers = model.Graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
+        // Ranges come from the float graph, so they hold whichever convolutions end up quantized.
+        var tensors = convs.Select(c => c.Input[0]).Concat(convs.Select(c => Activated(c, consumers))).Distinct().ToList();
+        var ranges = Calibrate(model, tensors, calibration, size);
+        var floats = floatConvolutions = options.FloatConvolutions ?? SensitiveConvolutions(model, convs.Count, ranges, calibration, size, options);
+        return Rewrite(model.Clone(), floats, ranges).ToByteArray();
+    }
+
+    /// <summary>
+    /// The convolutions that, quantized alone, move the features of the first calibration images most: those above
+    /// <see cref="Int8Options.SensitivityFactor"/> × the median error, at most <see cref="Int8Options.MaxFloatFraction"/>
+    /// of them. For ResNet18 these are the stem and the first stage (docs/speed-and-memory.md).
+    /// </summary>
+    internal static IReadOnlySet<int> SensitiveConvolutions(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, Int8Options options)
+    {
+        var errors = ConvolutionErrors(model, count, ranges, calibration, size, options.ProbeImages);
+        double median = errors.Order().ElementAt(count / 2);
+        int limit = (int)(options.MaxFloatFraction * count);
+        return Enumerable.Range(0, count).Where(i => errors[i] > options.SensitivityFactor * median)
+            .OrderByDescending(i => errors[i]).Take(limit).ToHashSet();
+    }
+
+    /// <summary>Mean relative L2 change of the output over the first <paramref name="probeImages"/> calibration images, one convolution quantized at a time.</summary>
+    internal static double[] ConvolutionErrors(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, int probeImages)
+    {
+        int perImage = 3 * size * size, images = Math.Min(probeImages, calibration.Length / perImage);
+        var probe = calibration.AsMemory(0, images * perImage).ToArray();
+        float[] Run(byte[] graph)
+        {
+            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            using var session = new InferenceSession(graph, options);
+            using var runOptions = new RunOptions();
+            using var value = OrtValue.CreateTensorValueFromMemory(probe, [images, 3, size, size]);
+            using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], [session.OutputNames[0]]);
+            return results[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        var reference = Run(model.ToByteArray());
+        int dims = reference.Length / images;
+        var errors = new double[count];
+        var all = Enumerable.Range(0, count).ToHashSet();
+        for (int c = 0; c < count; c++)
+        {
+            var output = Run(Rewrite(model.Clone(), all.Where(i => i != c).ToHashSet(), ranges).ToByteArray());
+            for (int k = 0; k < images; k++)
+                errors[c] += Numerics.Kernels.RelativeL2Difference(reference.AsSpan(k * dims, dims), output.AsSpan(k * dims, dims)) / images;
+        }
+        return errors;
+    }
+
+    private static string Activated(NodeProto conv, ILookup<string, NodeProto> consumers)
+    {
+        var readers = consumers[conv.Output[0]].ToList();
+        return readers.Count == 1 && readers[0].OpType == "Relu" ? readers[0].Output[0] : conv.Output[0];
+    }
+
+    /// <summary>QDQ pairs around every convolution not in <paramref name="floats"/>; rewrites <paramref name="model"/> in place.</summary>
+    private static ModelProto Rewrite(ModelProto model, IReadOnlySet<int> floats, Dictionary<string, (float Min, float Max)> ranges)
+    {
         var g = model.Graph;
         var consumers = g.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
-        var convs = g.Node.Where(n => n.OpType == "Conv").ToList();
-        string Activated(NodeProto conv)
-        {
-            var readers = consumers[conv.Output[0]].ToList();
-            return readers.Count == 1 && readers[0].OpType == "Relu" ? readers[0].Output[0] : conv.Output[0];
-        }
-        var outputs = convs.Select(Activated).ToHashSet();
-        var ranges = Calibrate(model, convs.Select(c => c.Input[0]).Concat(outputs).Distinct().ToList(), calibration, size);
-
+        var convs = g.Node.Where(n => n.OpType == "Conv").Where((_, i) => !floats.Contains(i)).ToList();
+        var quantizedConvs = convs.ToHashSet();
+        var outputs = convs.Select(c => Activated(c, consumers)).ToHashSet();
         var rewritten = new List<NodeProto>();
         var initializers = g.Initializer.ToDictionary(t => t.Name);
         var dequantized = new Dictionary<string, string>();
@@ -52,7 +123,7 @@ internal static class Int8Quantizer
 
         foreach (var node in g.Node.ToList())
         {
-            if (node.OpType == "Conv")
+            if (node.OpType == "Conv" && quantizedConvs.Contains(node))
             {
                 string input = node.Input[0];
                 if (input == FeaturizerGraph.InputName || !outputs.Contains(input))
@@ -90,7 +161,7 @@ internal static class Int8Quantizer
         foreach (var bn in g.Node.Where(n => n.OpType == "BatchNormalization"))
             foreach (var spatial in bn.Attribute.Where(a => a.Name == "spatial").ToList())
                 bn.Attribute.Remove(spatial);
-        return model.ToByteArray();
+        return model;
     }
 
     private static ModelProto Simplify(byte[] graph)
@@ -190,4 +261,22 @@ internal static class Int8Quantizer
         nodes.Add(OnnxBuild.Node("DequantizeLinear", [q.Name, bias.Name + "_qscale", zero.Name], [bias.Name + "_dq"], OnnxBuild.Attr("axis", 0)));
         return bias.Name + "_dq";
     }
+}
+
+/// <summary>Quantization choices.</summary>
+/// <param name="FloatConvolutions">Indices (graph order, after simplification) of convolutions left in float32; null: chosen by sensitivity.</param>
+internal sealed record Int8Options(IReadOnlySet<int>? FloatConvolutions)
+{
+    /// <summary>Convolutions whose error alone exceeds 2× the median stay float32 (at most a quarter of them).</summary>
+    public static Int8Options Sensitive { get; } = new((IReadOnlySet<int>?)null);
+
+    /// <summary>Every convolution quantized.</summary>
+    public static Int8Options All { get; } = new(new HashSet<int>());
+
+    public double SensitivityFactor { get; init; } = 2.0;
+
+    public double MaxFloatFraction { get; init; } = 0.25;
+
+    /// <summary>Calibration images used to measure each convolution's error.</summary>
+    public int ProbeImages { get; init; } = 16;
 }
