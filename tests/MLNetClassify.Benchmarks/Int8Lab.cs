@@ -22,6 +22,15 @@ internal static class Int8Lab
     public static int Run(string dataRoot, string work, string[] modes)
     {
         Directory.CreateDirectory(work);
+        if (modes.Length == 1 && modes[0].StartsWith("peak:", StringComparison.Ordinal))
+        {
+            // Peak memory of building one featurizer graph, nothing else in the process.
+            var precision = Enum.Parse<ComputePrecision>(modes[0][5..], ignoreCase: true);
+            var built = FeaturizerGraph.Build(BackboneCatalog.ResNet18 with { Precision = precision });
+            using var self = Process.GetCurrentProcess();
+            Console.WriteLine($"{precision}: graph {built.Length / 1e6:F1} MB, peak RSS {self.PeakWorkingSet64 / 1048576.0:F0} MiB");
+            return 0;
+        }
         var sets = new[] { "intel-scenes", "cifar10-100", "brick-cracks", "flowers-200", "mnist-200" }
             .Select(name => Load(dataRoot, name)).ToList();
         var floatGraph = FeaturizerGraph.Build(BackboneCatalog.ResNet18);

@@ -20,33 +20,34 @@ internal static class BenchCommand
         var data = CommonOptions.Data();
         var split = CommonOptions.Split();
         var limit = new Option<int>("--limit") { Description = "Images to use (train and test together, in the split's proportions).", DefaultValueFactory = _ => 500 };
+        var precision = CommonOptions.Precision(" Applies to our side; ML.NET's and raw ORT stay float32.");
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure featurization speed, single-image latency, peak memory, cached retraining and model size against ML.NET's own path.")
         {
-            data, split, limit, json,
+            data, split, limit, precision, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(data)!, result.GetValue(split), Math.Max(10, result.GetValue(limit)), result.GetValue(json), token))));
+            Run(result.GetValue(data)!, result.GetValue(split), Math.Max(10, result.GetValue(limit)), result.GetValue(precision), result.GetValue(json), token))));
         return command;
     }
 
-    /// <summary>The hidden verb a side runs as: <c>bench-side ours|peer DATA SPLIT WORK</c>.</summary>
+    /// <summary>The hidden verb a side runs as: <c>bench-side ours|peer DATA SPLIT WORK [PRECISION]</c>.</summary>
     public static Command CreateSide()
     {
-        var args = new Argument<string[]>("args") { Arity = new ArgumentArity(4, 4) };
+        var args = new Argument<string[]>("args") { Arity = new ArgumentArity(4, 5) };
         var command = new Command(SideVerb, "Internal: one side of bench.") { args };
         command.Hidden = true;
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
         {
             var a = result.GetValue(args)!;
-            var side = a[0] == "peer" ? BenchSides.Peer(a[1], a[2], a[3]) : BenchSides.Ours(a[1], a[2], a[3]);
+            var side = a[0] == "peer" ? BenchSides.Peer(a[1], a[2], a[3]) : BenchSides.Ours(a[1], a[2], a[3], a.Length > 4 ? Enum.Parse<ComputePrecision>(a[4]) : ComputePrecision.Float32);
             Console.WriteLine(JsonSerializer.Serialize(side));
             return 0;
         })));
         return command;
     }
 
-    private static int Run(string data, string? splitFile, int limit, bool json, CancellationToken token)
+    private static int Run(string data, string? splitFile, int limit, ComputePrecision precision, bool json, CancellationToken token)
     {
         var split = Sample(CommonOptions.LoadSplit(data, splitFile, 0.2, 1), limit);
         var work = Path.Combine(Path.GetTempPath(), "mlnet-classify-bench", Guid.NewGuid().ToString("N")[..8]);
@@ -56,8 +57,8 @@ internal static class BenchCommand
             var sampleFile = Path.Combine(work, "split.tsv");
             split.WriteFile(sampleFile, data);
             Output.Step($"bench: {split.Train.Count} training + {split.Test.Count} test images from {data}; {Environment.ProcessorCount} cores");
-            Output.Step("ours: featurize, train (cold cache), retrain (warm cache), predict ...");
-            var ours = RunSide("ours", data, sampleFile, work, token);
+            Output.Step($"ours ({precision.ToString().ToLowerInvariant()}): featurize, train (cold cache), retrain (warm cache), predict ...");
+            var ours = RunSide("ours", data, sampleFile, work, token, precision.ToString());
             Output.Step("ML.NET: DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy ...");
             var peer = RunSide("peer", data, sampleFile, work, token);
             Output.Step("raw ONNX Runtime: ResNet18.onnx, batch 1 ...");
@@ -67,6 +68,7 @@ internal static class BenchCommand
             {
                 images = split.Train.Count + split.Test.Count,
                 cores = Environment.ProcessorCount,
+                ours_precision = precision.ToString().ToLowerInvariant(),
                 ours_featurize_images_per_s = ours.FeaturizeImagesPerS,
                 peer_featurize_images_per_s = peer.FeaturizeImagesPerS,
                 raw_ort_images_per_s = raw,
@@ -128,13 +130,14 @@ internal static class BenchCommand
         return new DataSplit(Spread(split.Train, limit - test), Spread(split.Test, test));
     }
 
-    private static BenchSides.SideResult RunSide(string side, string data, string splitFile, string work, CancellationToken token)
+    private static BenchSides.SideResult RunSide(string side, string data, string splitFile, string work, CancellationToken token, string? precision = null)
     {
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
             start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
         foreach (var a in new[] { SideVerb, side, data, splitFile, work }) start.ArgumentList.Add(a);
+        if (precision is not null) start.ArgumentList.Add(precision);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {host}.");
         using var kill = token.Register(() => { try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } });
         var stdout = process.StandardOutput.ReadToEndAsync(token);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
@@ -22,13 +23,14 @@ internal static class BenchSides
         double FeaturizeImagesPerS, double PredictMs, double FirstPredictMs, double LoadMs, double PeakRssMib, double FinalPeakRssMib, long ZipBytes,
         double FirstTrainSeconds, double? SecondTrainSeconds, double Accuracy);
 
-    public static SideResult Ours(string data, string splitFile, string work)
+    public static SideResult Ours(string data, string splitFile, string work, ComputePrecision precision = ComputePrecision.Float32)
     {
+        var backbone = BackboneCatalog.ResNet18 with { Precision = precision };
         var ml = new MLContext(1);
         var split = DataSplit.ReadFile(splitFile, data);
         var all = split.Train.Concat(split.Test).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
         double featurize;
-        using (var featurizer = ml.ImageClassification().CreateFeaturizer())
+        using (var featurizer = ml.ImageClassification().CreateFeaturizer(backbone))
         {
             featurizer.Featurize(all.Take(8).ToList()); // one-off costs (JIT, first ORT run) stay out of the figure
             featurize = featurizer.Featurize(all).ImagesPerSecond;
@@ -36,7 +38,7 @@ internal static class BenchSides
         double featurizePeak = PeakRssMib();
 
         var cache = Path.Combine(work, "cache");
-        var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = cache } };
+        var options = new ImageClassifierOptions { Backbone = backbone, Featurizer = new FeaturizerOptions { CacheDirectory = cache } };
         var clock = Stopwatch.StartNew();
         var trained = ClassifierWorkflow.Train(ml, split, options);
         double first = clock.Elapsed.TotalSeconds;

@@ -23,10 +23,11 @@ internal static class FeaturizeCommand
         var featureNode = BackbonesCommand.FeatureNodeOption();
         var inputSize = new Option<int?>("--input-size") { Description = "Side S of the S×S images fed to the backbone (must match train's; default the backbone's own)." };
         var weights = new Option<WeightStorage>("--weights") { Description = "Weight storage of the featurizer graph (must match train's).", DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights };
+        var precision = CommonOptions.Precision(" Must match train's.");
         var json = CommonOptions.Json();
         var command = new Command("featurize", "Fill the feature cache for one shard of an image folder, or merge shard caches.")
         {
-            data, shard, merge, cache, backbone, featureNode, inputSize, weights, json,
+            data, shard, merge, cache, backbone, featureNode, inputSize, weights, precision, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
         {
@@ -36,7 +37,7 @@ internal static class FeaturizeCommand
                 return Merge(sources, folder, result.GetValue(json));
             var dataFolder = result.GetValue(data) ?? throw new ArgumentException("featurize needs --data DIR (or --merge DIR... to merge caches).");
             var spec = BackbonesCommand.Resolve(result.GetValue(backbone)!, result.GetValue(featureNode), result.GetValue(inputSize))
-                with { Weights = result.GetValue(weights) };
+                with { Weights = result.GetValue(weights), Precision = result.GetValue(precision) };
             return Run(dataFolder, ParseShard(result.GetValue(shard)!), folder, spec, result.GetValue(json), token);
         })));
         return command;

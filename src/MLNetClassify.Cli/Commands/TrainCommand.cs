@@ -31,6 +31,7 @@ internal static class TrainCommand
             Description = "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.",
             DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights,
         };
+        var precision = CommonOptions.Precision();
         var cache = CommonOptions.Cache();
         var noCache = CommonOptions.NoCache();
         var json = CommonOptions.Json();
@@ -38,18 +39,18 @@ internal static class TrainCommand
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, cache, noCache, device, requireDevice, json,
+            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, json,
         };
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
             result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
             result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice), result.GetValue(inputSize), result.GetValue(weights),
-            CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)), result.GetValue(backbone)!, result.GetValue(featureNode)), token))));
+            CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)), result.GetValue(backbone)!, result.GetValue(featureNode), result.GetValue(precision)), token))));
         return command;
     }
 
     internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json,
         string Device = "cpu", bool RequireDevice = false, int? InputSize = null, WeightStorage Weights = WeightStorage.Float16, string? Cache = null,
-        string Backbone = "resnet18", string? FeatureNode = null);
+        string Backbone = "resnet18", string? FeatureNode = null, ComputePrecision Precision = ComputePrecision.Float32);
 
     internal static int Run(TrainArguments args, CancellationToken token)
     {
@@ -60,8 +61,9 @@ internal static class TrainCommand
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed };
         if (args.Epochs is { } n) head = head with { Epochs = n };
-        var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights };
-        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {backbone.Channels} features from {backbone.FeatureMapNode ?? backbone.FeatureNode}");
+        var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision };
+        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {backbone.Channels} features from {backbone.FeatureMapNode ?? backbone.FeatureNode}"
+            + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
         var options = new ImageClassifierOptions
         {
             Backbone = backbone,
@@ -102,6 +104,7 @@ internal static class TrainCommand
             input_size = backbone.InputSize,
             backbone = backbone.Name,
             weights = args.Weights.ToString().ToLowerInvariant(),
+            precision = args.Precision.ToString().ToLowerInvariant(),
             best_epoch = fit.Training.BestEpoch,
             seconds = clock.Elapsed.TotalSeconds,
             model = Path.GetFullPath(args.Model),

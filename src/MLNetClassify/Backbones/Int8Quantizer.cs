@@ -37,18 +37,24 @@ internal static class Int8Quantizer
     public static byte[] Quantize(byte[] graph, float[] calibration, int size, Int8Options? options = null) =>
         Quantize(graph, calibration, size, options, out _);
 
-    /// <inheritdoc cref="Quantize(byte[], float[], int, Int8Options?)"/>
-    /// <param name="floatConvolutions">The convolutions left in float32.</param>
+    /// <summary>The quantized graph, and which convolutions stayed float32.</summary>
+    /// <param name="graph">A float32 featurizer graph.</param>
+    /// <param name="calibration">Calibration pixels, images × 3·S·S.</param>
+    /// <param name="size">S.</param>
+    /// <param name="options">Which convolutions stay float32; null: <see cref="Int8Options.Sensitive"/>.</param>
+    /// <param name="floatConvolutions">The convolutions left in float32 (graph order after simplification).</param>
     public static byte[] Quantize(byte[] graph, float[] calibration, int size, Int8Options? options, out IReadOnlySet<int> floatConvolutions)
     {
         options ??= Int8Options.Sensitive;
         var model = Simplify(graph);
+        NativeMemory.Trim();
         var convs = model.Graph.Node.Where(n => n.OpType == "Conv").ToList();
         var consumers = model.Graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
         // Ranges come from the float graph, so they hold whichever convolutions end up quantized.
         var tensors = convs.Select(c => c.Input[0]).Concat(convs.Select(c => Activated(c, consumers))).Distinct().ToList();
-        var ranges = Calibrate(model, tensors, calibration, size);
-        var floats = floatConvolutions = options.FloatConvolutions ?? SensitiveConvolutions(model, convs.Count, ranges, calibration, size, options);
+        var (ranges, reference) = Calibrate(model, tensors, calibration, size, options.ProbeImages);
+        NativeMemory.Trim();
+        var floats = floatConvolutions = options.FloatConvolutions ?? SensitiveConvolutions(model, convs.Count, ranges, calibration, size, reference, options);
         return Rewrite(model.Clone(), floats, ranges).ToByteArray();
     }
 
@@ -57,36 +63,50 @@ internal static class Int8Quantizer
     /// <see cref="Int8Options.SensitivityFactor"/> × the median error, at most <see cref="Int8Options.MaxFloatFraction"/>
     /// of them. For ResNet18 these are the stem and the first stage (docs/speed-and-memory.md).
     /// </summary>
-    internal static IReadOnlySet<int> SensitiveConvolutions(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, Int8Options options)
+    internal static IReadOnlySet<int> SensitiveConvolutions(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, float[] reference, Int8Options options)
     {
-        var errors = ConvolutionErrors(model, count, ranges, calibration, size, options.ProbeImages);
+        var errors = ConvolutionErrors(model, count, ranges, calibration, size, reference, options.ProbeImages);
         double median = errors.Order().ElementAt(count / 2);
         int limit = (int)(options.MaxFloatFraction * count);
         return Enumerable.Range(0, count).Where(i => errors[i] > options.SensitivityFactor * median)
             .OrderByDescending(i => errors[i]).Take(limit).ToHashSet();
     }
 
-    /// <summary>Mean relative L2 change of the output over the first <paramref name="probeImages"/> calibration images, one convolution quantized at a time.</summary>
-    internal static double[] ConvolutionErrors(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, int probeImages)
+    /// <summary>
+    /// Mean relative L2 change of the output over the first <paramref name="probeImages"/> calibration images (whose
+    /// float outputs <paramref name="reference"/> holds), one convolution quantized at a time.
+    /// </summary>
+    internal static double[] ConvolutionErrors(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, float[] reference, int probeImages)
     {
-        int perImage = 3 * size * size, images = Math.Min(probeImages, calibration.Length / perImage);
+        int perImage = 3 * size * size, images = Math.Min(probeImages, calibration.Length / perImage), dims = reference.Length / images;
         var probe = calibration.AsMemory(0, images * perImage).ToArray();
         float[] Run(byte[] graph)
         {
-            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            // Basic level: the QDQ pairs run as simulated int8 (float convolutions on dequantized values), which ranks the
+            // convolutions as the fused int8 kernels would, without a prepacked float copy of every weight (peak memory).
+            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, EnableCpuMemArena = false };
+            options.AddSessionConfigEntry("session.disable_prepacking", "1");
             using var session = new InferenceSession(graph, options);
             using var runOptions = new RunOptions();
-            using var value = OrtValue.CreateTensorValueFromMemory(probe, [images, 3, size, size]);
-            using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], [session.OutputNames[0]]);
-            return results[0].GetTensorDataAsSpan<float>().ToArray();
+            var outputs = new List<float>();
+            for (int start = 0; start < images; start += 2)
+            {
+                int n = Math.Min(2, images - start);
+                using var value = OrtValue.CreateTensorValueFromMemory(probe.AsMemory(start * perImage, n * perImage).ToArray(), [n, 3, size, size]);
+                using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], [session.OutputNames[0]]);
+                outputs.AddRange(results[0].GetTensorDataAsSpan<float>().ToArray());
+            }
+            return outputs.ToArray();
         }
-        var reference = Run(model.ToByteArray());
-        int dims = reference.Length / images;
         var errors = new double[count];
         var all = Enumerable.Range(0, count).ToHashSet();
         for (int c = 0; c < count; c++)
         {
             var output = Run(Rewrite(model.Clone(), all.Where(i => i != c).ToHashSet(), ranges).ToByteArray());
+            // Each probe leaves a serialized graph and a session's worth of large buffers behind; collect them now
+            // so that the build's peak memory is one probe's, not the sum of many (this runs once per graph build).
+            GC.Collect();
+            NativeMemory.Trim();
             for (int k = 0; k < images; k++)
                 errors[c] += Numerics.Kernels.RelativeL2Difference(reference.AsSpan(k * dims, dims), output.AsSpan(k * dims, dims)) / images;
         }
@@ -169,8 +189,11 @@ internal static class Int8Quantizer
         var path = Path.Combine(Path.GetTempPath(), $"mlnc-simplified-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
         try
         {
-            using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, OptimizedModelFilePath = path })
-            using (new InferenceSession(graph, options)) { }
+            using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, OptimizedModelFilePath = path, EnableCpuMemArena = false })
+            {
+                options.AddSessionConfigEntry("session.disable_prepacking", "1");
+                using (new InferenceSession(graph, options)) { }
+            }
             var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
             var other = model.OpsetImport.Where(o => o.Domain is not ("" or "ai.onnx")).Select(o => o.Domain).ToHashSet();
             if (model.Graph.Node.Any(n => other.Contains(n.Domain)))
@@ -183,8 +206,11 @@ internal static class Int8Quantizer
         }
     }
 
-    private static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, List<string> tensors, float[] calibration, int size)
+    /// <summary>Each tensor's range over the calibration images, and the graph's output for the first <paramref name="referenceImages"/>.</summary>
+    private static (Dictionary<string, (float Min, float Max)> Ranges, float[] Reference) Calibrate(ModelProto model, List<string> tensors, float[] calibration, int size, int referenceImages)
     {
+        string output = model.Graph.Output[0].Name;
+        var reference = new List<float>();
         var probe = model.Clone();
         foreach (var tensor in tensors.Where(t => probe.Graph.Output.All(o => o.Name != t)))
             probe.Graph.Output.Add(new ValueInfoProto
@@ -194,22 +220,28 @@ internal static class Int8Quantizer
             });
         var ranges = tensors.ToDictionary(t => t, _ => (Min: float.MaxValue, Max: float.MinValue));
         int perImage = 3 * size * size, images = calibration.Length / perImage;
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        // No arena, two images a run: every intermediate tensor is an output here, and peak memory counts (issue 5).
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, EnableCpuMemArena = false };
         using var session = new InferenceSession(probe.ToByteArray(), options);
         using var runOptions = new RunOptions();
-        for (int start = 0; start < images; start += 8)
+        for (int start = 0; start < images; start += 2)
         {
-            int n = Math.Min(8, images - start);
+            int n = Math.Min(2, images - start);
             using var value = OrtValue.CreateTensorValueFromMemory(calibration.AsMemory(start * perImage, n * perImage).ToArray(), [n, 3, size, size]);
-            using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], tensors);
+            using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], [.. tensors, output]);
             for (int k = 0; k < tensors.Count; k++)
             {
                 var data = results[k].GetTensorDataAsSpan<float>();
                 var (lo, hi) = ranges[tensors[k]];
                 ranges[tensors[k]] = (Math.Min(lo, TensorPrimitives.Min(data)), Math.Max(hi, TensorPrimitives.Max(data)));
             }
+            if (start < referenceImages)
+            {
+                var outputs = results[tensors.Count].GetTensorDataAsSpan<float>();
+                reference.AddRange(outputs[..(outputs.Length / n * Math.Min(n, referenceImages - start))].ToArray());
+            }
         }
-        return ranges;
+        return (ranges, reference.ToArray());
     }
 
     /// <summary>uint8 scale and zero point covering [min, max] and 0.</summary>
