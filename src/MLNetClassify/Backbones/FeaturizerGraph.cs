@@ -28,6 +28,28 @@ public static class FeaturizerGraph
     public const string FeatureMapName = "FeatureMap";
 
     private const string Prefix = "mlnc_";
+    private const string Suffix = "_featurizer";
+
+    /// <summary>
+    /// Recognises a pooled featurizer graph built here (by its name, input and output) and reads back the backbone's
+    /// name, the side S of its N×3×S×S input and its feature count.
+    /// </summary>
+    internal static bool TryDescribe(ModelProto model, out string backboneName, out int size, out int channels)
+    {
+        backboneName = "";
+        size = channels = 0;
+        var g = model.Graph;
+        if (g is null || !g.Name.StartsWith(Prefix, StringComparison.Ordinal) || !g.Name.EndsWith(Suffix, StringComparison.Ordinal))
+            return false;
+        var input = g.Input.FirstOrDefault(i => i.Name == InputName)?.Type?.TensorType?.Shape?.Dim;
+        var output = g.Output.FirstOrDefault(o => o.Name == OutputName)?.Type?.TensorType?.Shape?.Dim;
+        if (input is not { Count: 4 } || output is not { Count: 2 } || input[2].DimValue <= 0 || input[2].DimValue != input[3].DimValue || output[1].DimValue <= 0)
+            return false;
+        backboneName = g.Name[Prefix.Length..^Suffix.Length];
+        size = (int)input[2].DimValue;
+        channels = (int)output[1].DimValue;
+        return true;
+    }
     private static readonly ConcurrentDictionary<(BackboneSpec, bool), Lazy<byte[]>> Cache = new();
     private static readonly ConcurrentDictionary<BackboneSpec, Lazy<int[]>> MapShapes = new();
 
@@ -92,7 +114,7 @@ public static class FeaturizerGraph
         if ((spec.FeatureMapNode is null || !spec.AnyInputSize) && NativeSize(g, spec) is int native && native > 0 && spec.InputSize != native)
             throw new InvalidOperationException($"Backbone '{spec.Name}' runs at its native size {native} only (it is not fully convolutional up to its features).");
 
-        var graph = new GraphProto { Name = $"{Prefix}{spec.Name}_featurizer" };
+        var graph = new GraphProto { Name = $"{Prefix}{spec.Name}{Suffix}" };
         graph.Input.Add(OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Float, "N", 3, spec.ResizeSize, spec.ResizeSize));
         AddPreprocessing(graph, spec, OpsetOf(backbone));
 

@@ -23,11 +23,21 @@ public sealed class FeatureCache
     /// <summary>Opens (creating when needed) the cache for <paramref name="backbone"/> under <paramref name="directory"/>.</summary>
     /// <exception cref="IOException">The folder cannot be created.</exception>
     public FeatureCache(string directory, BackboneSpec backbone)
+        : this(directory, GraphKey(backbone ?? throw new ArgumentNullException(nameof(backbone))), backbone.Channels)
+    {
+    }
+
+    /// <summary>The cache for an already built featurizer graph (one read back from a saved model).</summary>
+    internal FeatureCache(string directory, string backboneName, byte[] graph, int dimensions)
+        : this(directory, GraphKey(backboneName, graph), dimensions)
+    {
+    }
+
+    private FeatureCache(string directory, string graphKey, int dimensions)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        ArgumentNullException.ThrowIfNull(backbone);
-        Dimensions = backbone.Channels;
-        Folder = Path.Combine(Path.GetFullPath(directory), GraphKey(backbone));
+        Dimensions = dimensions;
+        Folder = Path.Combine(Path.GetFullPath(directory), graphKey);
         Directory.CreateDirectory(Folder);
     }
 
@@ -144,8 +154,9 @@ public sealed class FeatureCache
 
     private string EntryPath(string contentKey) => Path.Combine(Folder, contentKey[..2], contentKey + ".f32");
 
-    private static string GraphKey(BackboneSpec backbone) =>
-        GraphKeys.GetOrAdd(backbone, b => $"{Sanitize(b.Name)}-{Convert.ToHexStringLower(SHA256.HashData(FeaturizerGraph.Build(b)))[..16]}");
+    private static string GraphKey(BackboneSpec backbone) => GraphKeys.GetOrAdd(backbone, b => GraphKey(b.Name, FeaturizerGraph.Build(b)));
+
+    private static string GraphKey(string name, byte[] graph) => $"{Sanitize(name)}-{Convert.ToHexStringLower(SHA256.HashData(graph))[..16]}";
 
     private static string Sanitize(string name) => string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
 }

@@ -86,19 +86,28 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="FileNotFoundException">The backbone's file is missing.</exception>
     /// <exception cref="DeviceUnavailableException">The device was required and cannot be used.</exception>
     public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
+        : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options)
+    {
+    }
+
+    /// <summary>
+    /// Runs an already built featurizer graph (one read back from a saved model, <see cref="Persistence.ModelFiles.ReadFeaturizerGraph"/>);
+    /// <paramref name="backbone"/> supplies its name, input size and feature count.
+    /// </summary>
+    internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
     {
         _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
-        _backbone = backbone ?? throw new ArgumentNullException(nameof(backbone));
+        _backbone = backbone;
         _options = options ?? new FeaturizerOptions();
         if (_options.BatchSize < 0)
             throw new ArgumentOutOfRangeException(nameof(options), _options.BatchSize, "BatchSize must be positive (or 0 for the device's default).");
         _pixelsPerImage = 3 * backbone.ResizeSize * backbone.ResizeSize;
         int threads = _options.InferenceThreads > 0 ? _options.InferenceThreads : Environment.ProcessorCount;
-        _session = OrtSessions.Create(FeaturizerGraph.Build(backbone), threads, _options.Device, _options.RequireDevice, out var actual, out var reason);
+        _session = OrtSessions.Create(graph, threads, _options.Device, _options.RequireDevice, out var actual, out var reason);
         Device = actual;
         FallbackReason = reason;
         _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
-        _cache = _options.CacheDirectory is { } folder ? new FeatureCache(folder, backbone) : null;
+        _cache = _options.CacheDirectory is { } folder ? new FeatureCache(folder, backbone.Name, graph, backbone.Channels) : null;
     }
 
     /// <summary>The device the backbone actually runs on.</summary>

@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
 using Microsoft.ML;
+using MLNetClassify.Backbones;
 
 namespace MLNetClassify.Persistence;
 
@@ -41,4 +44,55 @@ public static class ModelFiles
             throw new InvalidDataException($"{path} is not a readable ML.NET model zip: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// The MLNetClassify featurizer graph a saved model zip carries (stock ML.NET stores an ApplyOnnxModel graph as a
+    /// length-prefixed "OnnxModel" entry), with the backbone's name, input side and feature count read from it; null
+    /// when the zip holds none, or more than one.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a zip.</exception>
+    internal static SavedFeaturizer? ReadFeaturizerGraph(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model file not found: {path}", path);
+        var found = new List<SavedFeaturizer>();
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel" && e.Length > 4))
+            {
+                var bytes = new byte[entry.Length];
+                using (var stream = entry.Open())
+                    stream.ReadExactly(bytes);
+                int length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
+                if (length != bytes.Length - 4)
+                    continue;
+                var graph = bytes[4..];
+                Onnx.ModelProto model;
+                try
+                {
+                    model = Onnx.ModelProto.Parser.ParseFrom(graph);
+                }
+                catch (Google.Protobuf.InvalidProtocolBufferException)
+                {
+                    continue;
+                }
+                if (FeaturizerGraph.TryDescribe(model, out var name, out int size, out int channels))
+                    found.Add(new SavedFeaturizer(graph, name, size, channels));
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path} is not a readable ML.NET model zip: {e.Message}", e);
+        }
+        return found.Count == 1 ? found[0] : null;
+    }
+}
+
+/// <summary>A featurizer graph read back from a saved model: the bytes ORT runs, and what they take and give.</summary>
+internal sealed record SavedFeaturizer(byte[] Graph, string BackboneName, int InputSize, int Channels)
+{
+    /// <summary>A spec that carries the name, input side and feature count (its file is the model zip, never read).</summary>
+    public BackboneSpec Spec(string modelPath) => new() { Name = BackboneName, ModelFile = Path.GetFullPath(modelPath), InputSize = InputSize, Channels = Channels };
 }

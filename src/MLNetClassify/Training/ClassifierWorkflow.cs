@@ -25,7 +25,14 @@ public sealed record TrainedClassifier(ITransformer Model, DataViewSchema InputS
 /// <param name="ConfusionTable">ML.NET's formatted confusion table.</param>
 public sealed record EvaluationSummary(
     double Accuracy, double MacroAccuracy, double LogLoss, int Images,
-    IReadOnlyList<SkippedImage> Skipped, IReadOnlyList<LabeledImage> UnknownLabels, double ImagesPerSecond, string ConfusionTable);
+    IReadOnlyList<SkippedImage> Skipped, IReadOnlyList<LabeledImage> UnknownLabels, double ImagesPerSecond, string ConfusionTable)
+{
+    /// <summary>True when the images went through the batched featurizer (and its cache), false when row by row.</summary>
+    public bool Batched { get; init; }
+
+    /// <summary>Images whose features came from the cache.</summary>
+    public int CacheHits { get; init; }
+}
 
 /// <summary>
 /// The Model Builder-style path from labelled image files to a saved model and its metrics, shared by the CLI
@@ -97,11 +104,81 @@ public static partial class ClassifierWorkflow
             usable.Count / Math.Max(seconds, 1e-9), metrics.ConfusionMatrix.GetFormattedConfusionTable());
     }
 
+    /// <summary>
+    /// Scores a saved model zip on <paramref name="images"/> in batches: its own featurizer graph (read from the zip, run
+    /// by the batched featurizer, through the feature cache when <paramref name="featurizerOptions"/> names one), then
+    /// the rest of the saved chain (label keys, head, label text) on the features. The metrics are
+    /// <see cref="Evaluate"/>'s up to float rounding. A zip without an MLNetClassify featurizer graph is scored row by
+    /// row with <see cref="Evaluate"/>.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such model file.</exception>
+    /// <exception cref="InvalidDataException">The file is not an ML.NET model zip.</exception>
+    public static EvaluationSummary EvaluateSaved(MLContext mlContext, string modelPath, IReadOnlyList<LabeledImage> images,
+        FeaturizerOptions? featurizerOptions = null, CancellationToken cancellationToken = default) =>
+        EvaluateSaved(mlContext, Persistence.ModelFiles.Load(mlContext ?? throw new ArgumentNullException(nameof(mlContext)), modelPath),
+            modelPath, images, featurizerOptions, cancellationToken);
+
+    /// <summary><see cref="EvaluateSaved(MLContext, string, IReadOnlyList{LabeledImage}, FeaturizerOptions?, CancellationToken)"/> with the zip already loaded as <paramref name="model"/>.</summary>
+    public static EvaluationSummary EvaluateSaved(MLContext mlContext, ITransformer model, string modelPath, IReadOnlyList<LabeledImage> images,
+        FeaturizerOptions? featurizerOptions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var saved = Persistence.ModelFiles.ReadFeaturizerGraph(modelPath);
+        // The head was fitted on the ONNX step's column type (ML.NET reads the graph's N×C output as a 1×C vector).
+        var featureType = model.GetOutputSchema(ImageDataset.ToDataView(mlContext, []).Schema)
+            .GetColumnOrNull(Backbones.FeaturizerGraph.OutputName)?.Type as VectorDataViewType;
+        var rest = saved is null || featureType?.Size != saved.Channels ? null : AfterFeaturizer(mlContext, model, featureType);
+        if (saved is null || rest is null)
+            return Evaluate(mlContext, model, images, cancellationToken);
+        using var featurizer = new ImageFeaturizer(mlContext, saved.Spec(modelPath), saved.Graph, featurizerOptions);
+        return EvaluateWithFeaturizer(mlContext, featurizer, ModelInfo.Classes(mlContext, model), featureType, data => rest.Aggregate(data, (view, t) => t.Transform(view)),
+            images, cancellationToken);
+    }
+
+    /// <summary>
+    /// The saved chain's steps other than the image steps and the featurizer's ONNX step, in order, when they run on a
+    /// table of ImagePath, Label and Features alone; null otherwise.
+    /// </summary>
+    private static List<ITransformer>? AfterFeaturizer(MLContext mlContext, ITransformer model, VectorDataViewType featureType)
+    {
+        static IEnumerable<ITransformer> Leaves(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [t];
+        var leaves = Leaves(model).ToList();
+        // One ONNX step: the featurizer (models with further ONNX steps, such as a pooling or perceptron trunk, go row by row).
+        var onnx = leaves.OfType<Microsoft.ML.Transforms.Onnx.OnnxTransformer>().ToList();
+        if (onnx.Count != 1)
+            return null;
+        var rest = leaves.Where(t => t != onnx[0] && t is not (ImageLoadingTransformer
+            or Microsoft.ML.Transforms.Image.ImageResizingTransformer or Microsoft.ML.Transforms.Image.ImagePixelExtractingTransformer)).ToList();
+        try
+        {
+            var schema = mlContext.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), FeatureRowSchema(featureType)).Schema;
+            foreach (var t in rest)
+                schema = t.GetOutputSchema(schema);
+            return schema.GetColumnOrNull("Score") is null ? null : rest;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return null; // a step needs a column the features table lacks: score row by row
+        }
+    }
+
+    private static SchemaDefinition FeatureRowSchema(VectorDataViewType featureType)
+    {
+        var schema = SchemaDefinition.Create(typeof(FeatureRow));
+        schema[nameof(FeatureRow.Features)].ColumnType = featureType;
+        return schema;
+    }
+
     private static EvaluationSummary EvaluateWithFeaturizer(
         MLContext mlContext, ImageFeaturizer featurizer, ITransformer keyMapper, ImageClassifierFit fit,
+        IReadOnlyList<LabeledImage> images, CancellationToken cancellationToken) =>
+        EvaluateWithFeaturizer(mlContext, featurizer, fit.Classes, null, data => fit.Head.Transform(keyMapper.Transform(data)), images, cancellationToken);
+
+    private static EvaluationSummary EvaluateWithFeaturizer(
+        MLContext mlContext, ImageFeaturizer featurizer, IReadOnlyList<string> classes, VectorDataViewType? featureType, Func<IDataView, IDataView> score,
         IReadOnlyList<LabeledImage> images, CancellationToken cancellationToken)
     {
-        var known = new HashSet<string>(fit.Classes, StringComparer.Ordinal);
+        var known = new HashSet<string>(classes, StringComparer.Ordinal);
         var unknown = images.Where(i => !known.Contains(i.Label)).ToList();
         var usable = images.Where(i => known.Contains(i.Label)).ToList();
         var featurized = featurizer.Featurize(usable.Select(i => ImageSource.FromFile(i.ImagePath)).ToList(), null, cancellationToken);
@@ -109,20 +186,23 @@ public static partial class ClassifierWorkflow
             throw new ArgumentException($"None of the {images.Count} test images could be evaluated.");
         var rows = featurized.SourceIndices.Select((source, row) => new FeatureRow
         {
+            ImagePath = usable[source].ImagePath,
             Features = featurized.Features.Row(row).ToArray(),
             Label = usable[source].Label,
         });
-        var schema = SchemaDefinition.Create(typeof(FeatureRow));
-        schema[nameof(FeatureRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, featurized.Features.Dimensions);
-        var data = mlContext.Data.LoadFromEnumerable(rows, schema);
-        var scored = fit.Head.Transform(keyMapper.Transform(data));
-        var metrics = mlContext.MulticlassClassification.Evaluate(scored, LabelKeyColumn);
+        var data = mlContext.Data.LoadFromEnumerable(rows, FeatureRowSchema(featureType ?? new VectorDataViewType(NumberDataViewType.Single, featurized.Features.Dimensions)));
+        var metrics = mlContext.MulticlassClassification.Evaluate(score(data), LabelKeyColumn);
         return new EvaluationSummary(metrics.MicroAccuracy, metrics.MacroAccuracy, metrics.LogLoss, featurized.Features.Rows,
-            featurized.Skipped, unknown, featurized.ImagesPerSecond, metrics.ConfusionMatrix.GetFormattedConfusionTable());
+            featurized.Skipped, unknown, featurized.ImagesPerSecond, metrics.ConfusionMatrix.GetFormattedConfusionTable())
+        {
+            Batched = true,
+            CacheHits = featurized.CacheHits,
+        };
     }
 
     private sealed class FeatureRow
     {
+        public string ImagePath { get; set; } = "";
         public float[] Features { get; set; } = [];
         public string Label { get; set; } = "";
     }

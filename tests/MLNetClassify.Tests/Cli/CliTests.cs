@@ -18,7 +18,7 @@ public class CliTests(LogoModelFixture fixture)
     [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
     [InlineData("bench", "--data", "--split", "--limit", "--precision", "--json")]
     [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--json")]
-    [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--json")]
+    [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--cache", "--no-cache", "--row-by-row", "--json")]
     [InlineData("predict", "--model", "--top", "--device", "--require-device", "--json", "paths")]
     [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
     [InlineData("demo", "--dir", "--images-per-class", "--seed", "--json")]
@@ -62,10 +62,19 @@ public class CliTests(LogoModelFixture fixture)
         Assert.True(File.Exists(model));
 
         // The saved model, scored row by row by stock ML.NET, gives the metrics train measured in batches.
-        var evaluate = LastJson(CliRunner.Run(["evaluate", "--model", model, "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--json"]));
+        var evaluate = LastJson(CliRunner.Run(["evaluate", "--model", model, "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--row-by-row", "--json"]));
+        Assert.False(evaluate.GetProperty("batched").GetBoolean());
         Assert.Equal(train.GetProperty("accuracy").GetDouble(), evaluate.GetProperty("accuracy").GetDouble(), 1e-9);
         Assert.Equal(train.GetProperty("log_loss").GetDouble(), evaluate.GetProperty("log_loss").GetDouble(), 1e-4);
         Assert.Equal(fixture.Split.Test.Count, evaluate.GetProperty("test_images").GetInt32());
+
+        // By default evaluate runs the zip's own featurizer graph in batches through the cache train filled: every test
+        // image is a hit, and the saved head on those features gives the row-by-row metrics.
+        var cached = LastJson(CliRunner.Run(["evaluate", "--model", model, "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--json"]));
+        Assert.True(cached.GetProperty("batched").GetBoolean());
+        Assert.Equal(fixture.Split.Test.Count, cached.GetProperty("cache_hits").GetInt32());
+        Assert.Equal(evaluate.GetProperty("accuracy").GetDouble(), cached.GetProperty("accuracy").GetDouble(), 1e-9);
+        Assert.Equal(evaluate.GetProperty("log_loss").GetDouble(), cached.GetProperty("log_loss").GetDouble(), 1e-4);
 
         var folder = Path.Combine(fixture.DataDirectory, "logo");
         var predict = CliRunner.Run(["predict", "--model", model, "--json", "--top", "1", folder]);
@@ -94,7 +103,7 @@ public class CliTests(LogoModelFixture fixture)
         Assert.True(new FileInfo(model).Length < 20_000_000, $"{new FileInfo(model).Length} bytes");
 
         // Another process, stock ML.NET row by row (the QDQ graph rides in the zip): the metrics train measured in batches.
-        var evaluate = LastJson(CliRunner.Run(["evaluate", "--model", model, "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--json"]));
+        var evaluate = LastJson(CliRunner.Run(["evaluate", "--model", model, "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--row-by-row", "--json"]));
         Assert.Equal(train.GetProperty("accuracy").GetDouble(), evaluate.GetProperty("accuracy").GetDouble(), 1e-9);
         Assert.Equal(train.GetProperty("log_loss").GetDouble(), evaluate.GetProperty("log_loss").GetDouble(), 1e-3);
     }

@@ -1,0 +1,44 @@
+using Microsoft.ML;
+using MLNetClassify.Featurization;
+using MLNetClassify.Persistence;
+using MLNetClassify.Training;
+
+namespace MLNetClassify.Tests.Training;
+
+[Collection(LogoModelCollection.Name)]
+public class EvaluateSavedTests(LogoModelFixture fixture)
+{
+    [Fact]
+    public void EvaluateSaved_RunsTheZipsFeaturizerThroughTheCache_AndMatchesRowByRowScoring()
+    {
+        var ml = new MLContext(1);
+        var rowByRow = ClassifierWorkflow.Evaluate(ml, ModelFiles.Load(ml, fixture.ModelPath), fixture.Split.Test);
+        Assert.False(rowByRow.Batched);
+
+        var options = new FeaturizerOptions { CacheDirectory = TestPaths.NewTempDirectory() };
+        var first = ClassifierWorkflow.EvaluateSaved(ml, fixture.ModelPath, fixture.Split.Test, options);
+        var second = ClassifierWorkflow.EvaluateSaved(new MLContext(2), fixture.ModelPath, fixture.Split.Test, options);
+        Assert.True(first.Batched);
+        Assert.Equal(0, first.CacheHits);
+        Assert.Equal(fixture.Split.Test.Count, second.CacheHits);
+        foreach (var batched in new[] { first, second })
+        {
+            Assert.Equal(rowByRow.Images, batched.Images);
+            Assert.Equal(rowByRow.Accuracy, batched.Accuracy, 1e-9);
+            Assert.Equal(rowByRow.MacroAccuracy, batched.MacroAccuracy, 1e-9);
+            Assert.Equal(rowByRow.LogLoss, batched.LogLoss, 1e-4);
+        }
+    }
+
+    [Fact]
+    public void ReadFeaturizerGraph_FindsTheGraphTrainBuilt_WithItsInputSizeAndFeatureCount()
+    {
+        var saved = ModelFiles.ReadFeaturizerGraph(fixture.ModelPath);
+        Assert.NotNull(saved);
+        Assert.Equal(MLNetClassify.Backbones.BackboneCatalog.ResNet18.Name, saved.BackboneName);
+        Assert.Equal(224, saved.InputSize);
+        Assert.Equal(512, saved.Channels);
+        // Byte for byte the graph the featurizer (and so the cache's folder key) is built from.
+        Assert.Equal(MLNetClassify.Backbones.FeaturizerGraph.Build(MLNetClassify.Backbones.BackboneCatalog.ResNet18), saved.Graph);
+    }
+}
