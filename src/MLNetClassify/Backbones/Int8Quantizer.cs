@@ -241,7 +241,22 @@ internal static class Int8Quantizer
                 reference.AddRange(outputs[..(outputs.Length / n * Math.Min(n, referenceImages - start))].ToArray());
             }
         }
+        // Ranges widened to 8 significant bits: ORT's float kernels differ in the last bits between CPU kinds, and the
+        // graph's hash names the feature-cache folder that shards on several machines fill; a coarser grid makes the
+        // same scales (so the same graph) come out everywhere, at a cost of at most 0.4% of one range.
+        foreach (var tensor in tensors)
+            ranges[tensor] = (-Coarse(-ranges[tensor].Min), Coarse(ranges[tensor].Max));
         return (ranges, reference.ToArray());
+    }
+
+    /// <summary><paramref name="value"/> rounded away from zero, when positive, to 8 significant bits; else unchanged.</summary>
+    internal static float Coarse(float value)
+    {
+        if (!(value > 0) || float.IsInfinity(value)) return value;
+        const int dropped = 23 - 7; // keep the implicit bit and 7 stored mantissa bits
+        int bits = BitConverter.SingleToInt32Bits(value);
+        int kept = bits & ~((1 << dropped) - 1);
+        return BitConverter.Int32BitsToSingle(kept == bits ? bits : kept + (1 << dropped));
     }
 
     /// <summary>uint8 scale and zero point covering [min, max] and 0.</summary>

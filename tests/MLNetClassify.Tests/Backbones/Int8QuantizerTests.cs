@@ -42,6 +42,22 @@ public sealed class Int8QuantizerTests
         Assert.True(mixed < 0.8 * all, $"mixed {mixed:F3} against all-int8 {all:F3}");
     }
 
+    [Theory]
+    [InlineData(1f, 1f)]
+    [InlineData(0f, 0f)]
+    [InlineData(-3f, -3f)]
+    [InlineData(100.3f, 100.5f)]
+    [InlineData(100.49f, 100.5f)]
+    [InlineData(0.0123f, 0.01232910156f)]
+    public void Coarse_RoundsPositiveRangesUpTo8SignificantBits(float value, float expected)
+    {
+        float coarse = Int8Quantizer.Coarse(value);
+        Assert.Equal(expected, coarse, 1e-9f);
+        Assert.True(coarse >= value && coarse <= Math.Max(value * (1 + 1f / 128), value));
+        // Values a few ulps apart, as two CPUs' kernels give, land on the same grid point.
+        Assert.Equal(coarse, Int8Quantizer.Coarse(MathF.BitDecrement(value) is var below && below > 0 && value > 0 ? below : value));
+    }
+
     private static (List<Onnx.NodeProto> Convs, bool[] Quantized) Convolutions(byte[] graph)
     {
         var model = Onnx.ModelProto.Parser.ParseFrom(graph);
