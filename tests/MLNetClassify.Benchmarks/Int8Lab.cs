@@ -49,6 +49,7 @@ internal static class Int8Lab
             Console.WriteLine($"calibrating on {picked.Length} training images");
         }
         int convCount = Int8Quantizer.ConvolutionCount(fullGraph);
+        bool mse = modes.Contains("mse");
         Console.WriteLine($"{convCount} convolutions");
 
         if (modes.Contains("describe"))
@@ -62,21 +63,21 @@ internal static class Int8Lab
             for (int c = 0; c < convCount; c++)
             {
                 var others = Enumerable.Range(0, convCount).Where(i => i != c).ToHashSet();
-                var graph = Int8Quantizer.Quantize(fullGraph, calibration, 224, new Int8Options(others));
+                var graph = Int8Quantizer.Quantize(fullGraph, calibration, 224, new Int8Options(others) { ClipSearch = mse });
                 Console.WriteLine($"conv {c}: relative error {RelativeError(reference, Featurize(graph, probe)):F4}");
             }
         }
         if (modes.Contains("auto"))
         {
             var clock = Stopwatch.StartNew();
-            var graph = Int8Quantizer.Quantize(fullGraph, calibration, 224, null, out var chosen);
+            var graph = Int8Quantizer.Quantize(fullGraph, calibration, 224, Int8Options.Sensitive with { ClipSearch = mse }, out var chosen);
             Console.WriteLine($"auto: float convolutions {string.Join(",", chosen.Order())}, quantized in {clock.Elapsed.TotalSeconds:F1} s");
             Report("auto", graph, sets, floatFeatures);
         }
         foreach (var mode in modes.Where(m => m.StartsWith("float:", StringComparison.Ordinal)))
         {
             var floats = mode[6..].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToHashSet();
-            var graph = Int8Quantizer.Quantize(fullGraph, calibration, 224, new Int8Options(floats));
+            var graph = Int8Quantizer.Quantize(fullGraph, calibration, 224, new Int8Options(floats) { ClipSearch = mse });
             Report(mode, graph, sets, floatFeatures);
         }
         return 0;

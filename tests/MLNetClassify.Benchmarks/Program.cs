@@ -12,6 +12,9 @@ if (args.Length == 3 && args[0] == "precision")
 // int8 choices against float on every shared set: ... -- int8lab DATA_ROOT WORK_DIR [sensitivity] [float:i,j,...]...
 if (args.Length >= 3 && args[0] == "int8lab")
     return MLNetClassify.Benchmarks.Int8Lab.Run(args[1], args[2], args[3..]);
+// PredictionEngine latency of one saved model in a fresh process: ... -- latency MODEL.zip IMAGE_FOLDER
+if (args.Length == 3 && args[0] == "latency")
+    return MLNetClassify.Benchmarks.Latency.Run(args[1], args[2]);
 if (args.Length >= 4 && args[0] == "sizes")
     return MLNetClassify.Benchmarks.InputSizes.Run(args[1], args[2], args[3..].Select(int.Parse).ToArray());
 Console.Error.WriteLine("usage: MLNetClassify.Benchmarks sizes DATA_DIR SPLIT_FILE SIZE...");

@@ -31,15 +31,23 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>The hidden verb a side runs as: <c>bench-side ours|peer DATA SPLIT WORK [PRECISION]</c>.</summary>
+    /// <summary>
+    /// The hidden verb a side runs as: <c>bench-side ours|peer DATA SPLIT WORK [PRECISION]</c>, or the latency child
+    /// <c>bench-side latency ZIP SPLIT DATA WARMUP</c>.
+    /// </summary>
     public static Command CreateSide()
     {
-        var args = new Argument<string[]>("args") { Arity = new ArgumentArity(4, 5) };
+        var args = new Argument<string[]>("args") { Arity = new ArgumentArity(4, 6) };
         var command = new Command(SideVerb, "Internal: one side of bench.") { args };
         command.Hidden = true;
         command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
         {
             var a = result.GetValue(args)!;
+            if (a[0] == "latency") // latency ZIP SPLIT DATA WARMUP
+            {
+                Console.WriteLine(JsonSerializer.Serialize(BenchSides.Latency(a[1], a[2], a[3], a.Length > 4 && bool.Parse(a[4]))));
+                return 0;
+            }
             var side = a[0] == "peer" ? BenchSides.Peer(a[1], a[2], a[3]) : BenchSides.Ours(a[1], a[2], a[3], a.Length > 4 ? Enum.Parse<ComputePrecision>(a[4]) : ComputePrecision.Float32);
             Console.WriteLine(JsonSerializer.Serialize(side));
             return 0;
@@ -59,8 +67,10 @@ internal static class BenchCommand
             Output.Step($"bench: {split.Train.Count} training + {split.Test.Count} test images from {data}; {Environment.ProcessorCount} cores");
             Output.Step($"ours ({precision.ToString().ToLowerInvariant()}): featurize, train (cold cache), retrain (warm cache), predict ...");
             var ours = RunSide("ours", data, sampleFile, work, token, precision.ToString());
+            ours = WithLatency(ours, Child<BenchSides.LatencyResult>([SideVerb, "latency", Path.Combine(work, "ours.zip"), sampleFile, data, "true"], token));
             Output.Step("ML.NET: DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy ...");
             var peer = RunSide("peer", data, sampleFile, work, token);
+            peer = WithLatency(peer, Child<BenchSides.LatencyResult>([SideVerb, "latency", Path.Combine(work, "peer.zip"), sampleFile, data, "false"], token));
             Output.Step("raw ONNX Runtime: ResNet18.onnx, batch 1 ...");
             double raw = RawOrt();
 
@@ -130,14 +140,20 @@ internal static class BenchCommand
         return new DataSplit(Spread(split.Train, limit - test), Spread(split.Test, test));
     }
 
-    private static BenchSides.SideResult RunSide(string side, string data, string splitFile, string work, CancellationToken token, string? precision = null)
+    private static BenchSides.SideResult RunSide(string side, string data, string splitFile, string work, CancellationToken token, string? precision = null) =>
+        Child<BenchSides.SideResult>(precision is null ? [SideVerb, side, data, splitFile, work] : [SideVerb, side, data, splitFile, work, precision], token);
+
+    private static BenchSides.SideResult WithLatency(BenchSides.SideResult side, BenchSides.LatencyResult latency) =>
+        side with { PredictMs = latency.PredictMs, FirstPredictMs = latency.FirstPredictMs, LoadMs = latency.LoadMs };
+
+    /// <summary>Runs this CLI as a child process with <paramref name="arguments"/> and reads its last stdout line as JSON.</summary>
+    private static T Child<T>(string[] arguments, CancellationToken token)
     {
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
             start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
-        foreach (var a in new[] { SideVerb, side, data, splitFile, work }) start.ArgumentList.Add(a);
-        if (precision is not null) start.ArgumentList.Add(precision);
+        foreach (var a in arguments) start.ArgumentList.Add(a);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {host}.");
         using var kill = token.Register(() => { try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } });
         var stdout = process.StandardOutput.ReadToEndAsync(token);
@@ -146,8 +162,8 @@ internal static class BenchCommand
         token.ThrowIfCancellationRequested();
         var last = stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
         if (process.ExitCode != 0 || last is null)
-            throw new InvalidOperationException($"bench side '{side}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}");
-        return JsonSerializer.Deserialize<BenchSides.SideResult>(last)!;
+            throw new InvalidOperationException($"bench child '{string.Join(' ', arguments.Take(2))}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}");
+        return JsonSerializer.Deserialize<T>(last)!;
     }
 
     /// <summary>The package's ResNet18.onnx alone, batch 1, on zeros: the ceiling with no image work at all.</summary>

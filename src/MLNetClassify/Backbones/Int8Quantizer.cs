@@ -52,7 +52,7 @@ internal static class Int8Quantizer
         var consumers = model.Graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
         // Ranges come from the float graph, so they hold whichever convolutions end up quantized.
         var tensors = convs.Select(c => c.Input[0]).Concat(convs.Select(c => Activated(c, consumers))).Distinct().ToList();
-        var (ranges, reference) = Calibrate(model, tensors, calibration, size, options.ProbeImages);
+        var (ranges, reference) = Calibrate(model, tensors, calibration, size, options.ProbeImages, options.ClipSearch);
         NativeMemory.Trim();
         var floats = floatConvolutions = options.FloatConvolutions ?? SensitiveConvolutions(model, convs.Count, ranges, calibration, size, reference, options);
         return Rewrite(model.Clone(), floats, ranges).ToByteArray();
@@ -207,8 +207,9 @@ internal static class Int8Quantizer
     }
 
     /// <summary>Each tensor's range over the calibration images, and the graph's output for the first <paramref name="referenceImages"/>.</summary>
-    private static (Dictionary<string, (float Min, float Max)> Ranges, float[] Reference) Calibrate(ModelProto model, List<string> tensors, float[] calibration, int size, int referenceImages)
+    private static (Dictionary<string, (float Min, float Max)> Ranges, float[] Reference) Calibrate(ModelProto model, List<string> tensors, float[] calibration, int size, int referenceImages, bool clipSearch = false)
     {
+        var samples = tensors.ToDictionary(t => t, _ => new List<float>());
         string output = model.Graph.Output[0].Name;
         var reference = new List<float>();
         var probe = model.Clone();
@@ -234,6 +235,12 @@ internal static class Int8Quantizer
                 var data = results[k].GetTensorDataAsSpan<float>();
                 var (lo, hi) = ranges[tensors[k]];
                 ranges[tensors[k]] = (Math.Min(lo, TensorPrimitives.Min(data)), Math.Max(hi, TensorPrimitives.Max(data)));
+                if (clipSearch)
+                {
+                    int stride = Math.Max(1, data.Length / 8192) | 1;
+                    var list = samples[tensors[k]];
+                    for (int j = start % stride; j < data.Length; j += stride) list.Add(data[j]);
+                }
             }
             if (start < referenceImages)
             {
@@ -244,9 +251,32 @@ internal static class Int8Quantizer
         // Ranges widened to 8 significant bits: ORT's float kernels differ in the last bits between CPU kinds, and the
         // graph's hash names the feature-cache folder that shards on several machines fill; a coarser grid makes the
         // same scales (so the same graph) come out everywhere, at a cost of at most 0.4% of one range.
+        if (clipSearch)
+            foreach (var tensor in tensors)
+                ranges[tensor] = BestClip(ranges[tensor], samples[tensor]);
         foreach (var tensor in tensors)
             ranges[tensor] = (-Coarse(-ranges[tensor].Min), Coarse(ranges[tensor].Max));
         return (ranges, reference.ToArray());
+    }
+
+    /// <summary>The range [f·min, f·max], f in 1.0 … 0.3, whose uint8 quantization of <paramref name="samples"/> has the least squared error.</summary>
+    private static (float Min, float Max) BestClip((float Min, float Max) range, List<float> samples)
+    {
+        var best = range;
+        double bestError = double.MaxValue;
+        for (float f = 1f; f > 0.29f; f -= 0.05f)
+        {
+            var candidate = (Min: range.Min * f, Max: range.Max * f);
+            var (scale, zero) = ActivationScale(candidate);
+            double error = 0;
+            foreach (float x in samples)
+            {
+                float q = (Math.Clamp(MathF.Round(x / scale) + zero, 0, 255) - zero) * scale;
+                error += (x - q) * (double)(x - q);
+            }
+            if (error < bestError) (best, bestError) = (candidate, error);
+        }
+        return best;
     }
 
     /// <summary><paramref name="value"/> rounded away from zero, when positive, to 8 significant bits; else unchanged.</summary>
@@ -323,6 +353,9 @@ internal sealed record Int8Options(IReadOnlySet<int>? FloatConvolutions)
     public double SensitivityFactor { get; init; } = 2.0;
 
     public double MaxFloatFraction { get; init; } = 0.25;
+
+    /// <summary>Clip each activation range where the squared quantization error on the calibration images is least.</summary>
+    public bool ClipSearch { get; init; }
 
     /// <summary>Calibration images used to measure each convolution's error.</summary>
     public int ProbeImages { get; init; } = 16;
