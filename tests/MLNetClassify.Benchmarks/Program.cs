@@ -9,16 +9,15 @@ if (args.Length >= 1 && args[0] == "kernels")
 // float32 against int8: ... -- precision DIR SPLIT_FILE
 if (args.Length == 3 && args[0] == "precision")
     return MLNetClassify.Benchmarks.Precision.Run(args[1], args[2]);
-// int8 choices against float on every shared set: ... -- int8lab DATA_ROOT WORK_DIR [sensitivity] [float:i,j,...]...
+// int8 choices against float on every shared set: ... -- int8lab DATA_ROOT WORK_DIR [describe] [sensitivity] [realcalib] [mse] [auto] [float:i,j,...]...
+//   or the peak memory of one graph build: ... -- int8lab x WORK_DIR peak:int8|peak:float32
 if (args.Length >= 3 && args[0] == "int8lab")
     return MLNetClassify.Benchmarks.Int8Lab.Run(args[1], args[2], args[3..]);
-// PredictionEngine latency of one saved model in a fresh process: ... -- latency MODEL.zip IMAGE_FOLDER
-if (args.Length == 3 && args[0] == "latency")
-    return MLNetClassify.Benchmarks.Latency.Run(args[1], args[2]);
 if (args.Length >= 4 && args[0] == "sizes")
     return MLNetClassify.Benchmarks.InputSizes.Run(args[1], args[2], args[3..].Select(int.Parse).ToArray());
 Console.Error.WriteLine("usage: MLNetClassify.Benchmarks sizes DATA_DIR SPLIT_FILE SIZE...");
 Console.Error.WriteLine("       MLNetClassify.Benchmarks precision DATA_DIR SPLIT_FILE");
+Console.Error.WriteLine("       MLNetClassify.Benchmarks int8lab SHARED_DATA_DIR WORK_DIR [describe] [sensitivity] [realcalib] [mse] [auto] [float:i,j,...]");
 Console.Error.WriteLine("       MLNetClassify.Benchmarks kernels [--filter PATTERN] [--job short]");
 Console.Error.WriteLine("       (featurization, latency and memory against ML.NET: dotnet run --project src/MLNetClassify.Cli -- bench --data DIR)");
 return 2;
