@@ -13,8 +13,10 @@ namespace MLNetClassify.Backbones;
 /// </summary>
 /// <remarks>
 /// The graph is first simplified by ORT itself (basic level: constant folding, batch norm folded into convolutions)
-/// and saved as plain ONNX, so the QDQ pairs surround the convolutions that will really run. Every convolution's
-/// input and output (after its ReLU, when that is its only reader) gets a Quantize/Dequantize pair.
+/// and saved as plain ONNX, so the QDQ pairs surround the convolutions that will really run. Every quantized
+/// convolution's input and output (after its ReLU, when that is its only reader) gets a Quantize/Dequantize pair.
+/// Which convolutions stay float32 is measured (<see cref="SensitiveConvolutions"/>): each one quantized alone, the
+/// ones that move the output most are left out.
 /// </remarks>
 internal static class Int8Quantizer
 {
@@ -65,6 +67,7 @@ internal static class Int8Quantizer
     /// </summary>
     internal static IReadOnlySet<int> SensitiveConvolutions(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, float[] reference, Int8Options options)
     {
+        if (count == 0) return new HashSet<int>();
         var errors = ConvolutionErrors(model, count, ranges, calibration, size, reference, options.ProbeImages);
         double median = errors.Order().ElementAt(count / 2);
         int limit = (int)(options.MaxFloatFraction * count);
