@@ -125,7 +125,8 @@ public sealed record BackboneSpec
     /// <summary>
     /// The featurizer graph's arithmetic on the CPU. <see cref="ComputePrecision.Int8"/> quantizes the convolutions
     /// (the few that move the features most stay float32), which on a VNNI/AMX CPU featurizes ResNet18 about 2× faster
-    /// and halves single-image latency, with accuracy on the shared sets within one test image of float32
+    /// and halves single-image latency; on the five shared splits accuracy drops 0.33 points pooled (at most two test
+    /// images a split) against float32
     /// (docs/speed-and-memory.md). Building the int8 graph calibrates it on generated images (~12 s for ResNet18, once
     /// per process); a saved model embeds the quantized graph. Weight storage does not apply to int8 graphs.
     /// </summary>

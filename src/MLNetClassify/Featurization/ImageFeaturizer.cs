@@ -86,7 +86,8 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="FileNotFoundException">The backbone's file is missing.</exception>
     /// <exception cref="DeviceUnavailableException">The device was required and cannot be used.</exception>
     public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
-        : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options)
+        : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options,
+            folder => new FeatureCache(folder, backbone)) // the spec's cache key is memoized: no re-hashing of the graph
     {
     }
 
@@ -95,6 +96,11 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <paramref name="backbone"/> supplies its name, input size and feature count.
     /// </summary>
     internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
+        : this(mlContext, backbone, graph, options, folder => new FeatureCache(folder, backbone.Name, graph, backbone.Channels))
+    {
+    }
+
+    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, FeatureCache> openCache)
     {
         _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
         _backbone = backbone;
@@ -107,7 +113,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         Device = actual;
         FallbackReason = reason;
         _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
-        _cache = _options.CacheDirectory is { } folder ? new FeatureCache(folder, backbone.Name, graph, backbone.Channels) : null;
+        _cache = _options.CacheDirectory is { } folder ? openCache(folder) : null;
     }
 
     /// <summary>The device the backbone actually runs on.</summary>
