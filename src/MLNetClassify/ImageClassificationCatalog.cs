@@ -1,10 +1,10 @@
-using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Perceptrons;
 using MLNetClassify.Pooling;
 using MLNetClassify.Training;
+using Microsoft.ML;
 
 namespace MLNetClassify;
 

@@ -1,7 +1,7 @@
-using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Training;
+using Microsoft.ML;
 
 namespace MLNetClassify.Benchmarks;
 

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using MLNetClassify.Featurization;
-using MLNetClassify.Heads;
+using MLNetClassify.Data;
+using MLNetClassify.Learning;
 using MLNetClassify.Numerics;
 using MLNetClassify.Perceptrons;
 
@@ -16,7 +16,7 @@ public class KernelBenchmarks
 {
     private readonly float[] _logits = new float[1000];
     private readonly float[] _probabilities = new float[1000];
-    private SoftmaxHeadModel _head = null!;
+    private SoftmaxLayer _head = null!;
     private float[] _features = [];
     private PerceptronTrainer.Network _network = null!;
     private float[] _theta = [];
@@ -32,7 +32,7 @@ public class KernelBenchmarks
         var rng = new Random(1);
         for (int i = 0; i < _logits.Length; i++) _logits[i] = (float)(rng.NextDouble() * 20 - 10);
         _features = Enumerable.Range(0, 512).Select(_ => (float)rng.NextDouble() * 4).ToArray();
-        _head = new SoftmaxHeadModel(Enumerable.Range(0, 6 * 512).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), new float[6], 512);
+        _head = new SoftmaxLayer(Enumerable.Range(0, 6 * 512).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), new float[6], 512);
 
         const int inputs = 3 * 32 * 32, batch = 32;
         _network = new PerceptronTrainer.Network(inputs, [256], 6, batch, sigmoid: false);

@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using Microsoft.ML;
-using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Training;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML;
 
 namespace MLNetClassify.Benchmarks;
 

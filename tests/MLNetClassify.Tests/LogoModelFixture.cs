@@ -1,7 +1,7 @@
-using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
+using Microsoft.ML;
 
 namespace MLNetClassify.Tests;
 

@@ -1,5 +1,5 @@
+using MLNetClassify.Cli.Demo;
 using MLNetClassify.Data;
-using MLNetClassify.Data.Synthetic;
 
 namespace MLNetClassify.Tests;
 

@@ -1,12 +1,12 @@
 using System.Diagnostics;
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

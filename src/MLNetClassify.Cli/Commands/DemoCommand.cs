@@ -1,11 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Microsoft.ML;
+using MLNetClassify.Cli.Demo;
 using MLNetClassify.Data;
-using MLNetClassify.Data.Synthetic;
+using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
+using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

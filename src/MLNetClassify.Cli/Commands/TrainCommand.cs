@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
+using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

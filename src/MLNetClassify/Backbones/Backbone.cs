@@ -1,3 +1,4 @@
+using MLNetClassify.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using MLNetClassify.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
@@ -50,7 +51,12 @@ public static class FeaturizerGraph
         channels = (int)output[1].DimValue;
         return true;
     }
-    private static readonly ConcurrentDictionary<(BackboneSpec, bool), Lazy<byte[]>> Cache = new();
+    /// <summary>Graphs kept built: each is 15–60 MB and an int8 one takes seconds to calibrate, so a few stay, not all.</summary>
+    internal const int CachedGraphs = 4;
+
+    private static readonly object CacheLock = new();
+    private static readonly Dictionary<(BackboneSpec, bool), (Lazy<byte[]> Graph, long LastUse)> Cache = [];
+    private static long _uses;
     private static readonly ConcurrentDictionary<BackboneSpec, Lazy<int[]>> MapShapes = new();
 
     /// <summary>The serialized featurizer graph (pooled features) for <paramref name="spec"/>, built once per process.</summary>
@@ -76,17 +82,36 @@ public static class FeaturizerGraph
     {
         ArgumentNullException.ThrowIfNull(spec);
         var key = (spec, featureMap);
-        var lazy = Cache.GetOrAdd(key, k => new Lazy<byte[]>(() => BuildCore(k.Item1, k.Item2 ? Output.FeatureMap : Output.Pooled, null),
-            LazyThreadSafetyMode.ExecutionAndPublication));
+        Lazy<byte[]> lazy;
+        lock (CacheLock)
+        {
+            if (Cache.TryGetValue(key, out var entry))
+                lazy = entry.Graph;
+            else
+            {
+                lazy = new Lazy<byte[]>(() => BuildCore(spec, featureMap ? Output.FeatureMap : Output.Pooled, null), LazyThreadSafetyMode.ExecutionAndPublication);
+                if (Cache.Count >= CachedGraphs)
+                    Cache.Remove(Cache.MinBy(e => e.Value.LastUse).Key);
+            }
+            Cache[key] = (lazy, ++_uses);
+        }
         try
         {
             return lazy.Value;
         }
         catch
         {
-            Cache.TryRemove(key, out _);
+            lock (CacheLock)
+                if (Cache.TryGetValue(key, out var entry) && entry.Graph == lazy)
+                    Cache.Remove(key);
             throw;
         }
+    }
+
+    /// <summary>How many built graphs are held (for tests of the bound).</summary>
+    internal static int CachedGraphCount
+    {
+        get { lock (CacheLock) return Cache.Count; }
     }
 
     private enum Output { Pooled, FeatureMap, ProbeMap }
@@ -105,11 +130,11 @@ public static class FeaturizerGraph
                 $"Backbone '{spec.Name}' does not name its input and feature nodes yet: read the file with Backbone.FromOnnx(path, preset) first.");
         if (g.Input.All(i => i.Name != spec.InputNode))
             throw new InvalidDataException($"Backbone '{spec.Name}' ({spec.ResolveModelFile()}) has no input '{spec.InputNode}'; inputs: {string.Join(", ", g.Input.Select(i => i.Name))}.");
-        var producers = g.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n);
+        var view = new GraphView(g);
         if (output != Output.Pooled && spec.FeatureMapNode is null)
             throw new InvalidOperationException($"Backbone '{spec.Name}' names no feature-map node.");
         string cut = (spec.FeatureMapNode ?? spec.FeatureNode)!;
-        if (!producers.ContainsKey(cut))
+        if (!view.Producers.ContainsKey(cut))
             throw new InvalidDataException($"Backbone '{spec.Name}' has no node output '{cut}'.");
         if ((spec.FeatureMapNode is null || !spec.AnyInputSize) && NativeSize(g, spec) is int native && native > 0 && spec.InputSize != native)
             throw new InvalidOperationException($"Backbone '{spec.Name}' runs at its native size {native} only (it is not fully convolutional up to its features).");
@@ -119,7 +144,7 @@ public static class FeaturizerGraph
         AddPreprocessing(graph, spec, OpsetOf(backbone));
 
         // Keep only what the cut node needs (drops the pooling and classifier tail).
-        var needed = Reachable(cut, producers);
+        var needed = view.Upstream(cut);
         foreach (var node in g.Node.Where(needed.Contains))
             graph.Node.Add(node);
         var usedNames = new HashSet<string>(graph.Node.SelectMany(n => n.Input));
@@ -283,20 +308,6 @@ public static class FeaturizerGraph
         graph.Initializer.Add(OnnxBuild.Floats($"{Prefix}scale_a", [1], [scale]));
         graph.Node.Add(OnnxBuild.Node("Mul", [input, $"{Prefix}scale_a"], [$"{Prefix}scale"]));
         return $"{Prefix}scale";
-    }
-
-    private static HashSet<NodeProto> Reachable(string output, Dictionary<string, NodeProto> producers)
-    {
-        var seen = new HashSet<NodeProto>();
-        var stack = new Stack<string>([output]);
-        while (stack.Count > 0)
-        {
-            if (!producers.TryGetValue(stack.Pop(), out var node) || !seen.Add(node))
-                continue;
-            foreach (var input in node.Input)
-                stack.Push(input);
-        }
-        return seen;
     }
 
     internal static ModelProto ReadModel(string path, string backboneName)

@@ -16,23 +16,11 @@ public sealed record DataSplit(IReadOnlyList<LabeledImage> Train, IReadOnlyList<
     {
         if (testFraction is <= 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "The test fraction must be in (0, 1).");
-        var rng = new SplitMix64(seed);
-        var train = new List<LabeledImage>();
-        var test = new List<LabeledImage>();
-        foreach (var group in ImageDataset.Sort(images).GroupBy(i => i.Label))
-        {
-            var files = group.ToArray();
-            int n = files.Length;
-            for (int i = n - 1; i >= 1; i--)
-            {
-                int j = (int)(rng.Next() % (ulong)(i + 1));
-                (files[i], files[j]) = (files[j], files[i]);
-            }
-            int testCount = n < 2 ? 0 : Math.Clamp((int)Math.Floor(testFraction * n + 0.5), 1, n - 1);
-            test.AddRange(files.Take(testCount));
-            train.AddRange(files.Skip(testCount));
-        }
-        return new DataSplit(train, test);
+        var sorted = ImageDataset.Sort(images).ToArray();
+        var classIndex = sorted.Select(i => i.Label).Distinct().Order(StringComparer.Ordinal)
+            .Select((label, k) => (label, k)).ToDictionary(p => p.label, p => p.k, StringComparer.Ordinal);
+        var (test, train) = StratifiedSplitter.Split(sorted.Select(i => classIndex[i.Label]).ToArray(), testFraction, seed);
+        return new DataSplit(train.Select(i => sorted[i]).ToArray(), test.Select(i => sorted[i]).ToArray());
     }
 
     /// <summary>
@@ -74,7 +62,7 @@ public sealed record DataSplit(IReadOnlyList<LabeledImage> Train, IReadOnlyList<
         var lines = new List<string> { "set\tlabel\tpath" };
         lines.AddRange(Train.Select(i => $"train\t{i.Label}\t{Relative(root, i.ImagePath)}"));
         lines.AddRange(Test.Select(i => $"test\t{i.Label}\t{Relative(root, i.ImagePath)}"));
-        Persistence.AtomicFile.Write(splitFile, stream =>
+        AtomicFile.Write(splitFile, stream =>
         {
             using var writer = new StreamWriter(stream, leaveOpen: true);
             foreach (var line in lines) writer.Write(line + "\n");
@@ -82,18 +70,4 @@ public sealed record DataSplit(IReadOnlyList<LabeledImage> Train, IReadOnlyList<
     }
 
     private static string Relative(string root, string path) => Path.GetRelativePath(root, path).Replace('\\', '/');
-
-    /// <summary>splitmix64 (Steele, Lea &amp; Flood), the generator the shared split files were made with.</summary>
-    internal struct SplitMix64(ulong seed)
-    {
-        private ulong _state = seed;
-
-        public ulong Next()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-    }
 }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using MLNetClassify.Backbones;
-using MLNetClassify.Persistence;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Featurization;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLNetClassify.Data;
 using MLNetClassify.Images;
 
 namespace MLNetClassify.Featurization;

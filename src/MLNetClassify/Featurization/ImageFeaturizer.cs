@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.ML;
-using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
+using MLNetClassify.Data;
 using MLNetClassify.Images;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML;
 
 namespace MLNetClassify.Featurization;
 
@@ -35,34 +36,11 @@ public sealed record FeaturizerOptions
     public string? CacheDirectory { get; init; }
 }
 
-/// <summary>One image that could not be featurized, and why.</summary>
-/// <param name="Index">Its position in the input list.</param>
-/// <param name="Source">The path or name of the image.</param>
-/// <param name="Reason">What went wrong.</param>
-public sealed record SkippedImage(int Index, string Source, string Reason);
-
 /// <summary>Progress of a featurization run.</summary>
 /// <param name="Done">Images processed so far (skips included).</param>
 /// <param name="Total">Images to process.</param>
 /// <param name="ImagesPerSecond">Throughput so far.</param>
 public sealed record FeaturizationProgress(int Done, int Total, double ImagesPerSecond);
-
-/// <summary>Features for the images that could be read.</summary>
-/// <param name="Features">One row per featurized image.</param>
-/// <param name="SourceIndices">For each row, the image's position in the input list.</param>
-/// <param name="Skipped">Images that could not be read, with reasons.</param>
-/// <param name="Elapsed">Wall time of the run.</param>
-public sealed record FeaturizationResult(FeatureMatrix Features, int[] SourceIndices, IReadOnlyList<SkippedImage> Skipped, TimeSpan Elapsed)
-{
-    /// <summary>Images whose features came from the cache.</summary>
-    public int CacheHits { get; init; }
-
-    /// <summary>Damaged cache entries met (and rebuilt), or entries that could not be written.</summary>
-    public IReadOnlyList<string> CacheWarnings { get; init; } = [];
-
-    /// <summary>Images (featurized or skipped) per second of wall time.</summary>
-    public double ImagesPerSecond => (Features.Rows + Skipped.Count) / Math.Max(Elapsed.TotalSeconds, 1e-9);
-}
 
 /// <summary>
 /// Batched featurization: images are decoded and resized on all cores (stock ML.NET image transforms, one

@@ -1,7 +1,7 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetClassify.Backbones;
 using MLNetClassify.Images;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
 namespace MLNetClassify.Featurization;
 

@@ -1,8 +1,8 @@
-using Microsoft.ML;
+using MLNetClassify.Data;
+using MLNetClassify.Learning;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
-using MLNetClassify.Featurization;
-using MLNetClassify.Persistence;
+using Microsoft.ML;
 
 namespace MLNetClassify.Heads;
 

@@ -1,27 +1,5 @@
+using MLNetClassify.Learning;
 namespace MLNetClassify.Heads;
-
-/// <summary>Which first-order optimizer updates the head's weights.</summary>
-public enum HeadOptimizer
-{
-    /// <summary>Adam (Kingma &amp; Ba) with bias correction.</summary>
-    Adam,
-
-    /// <summary>SGD with classical (heavy-ball) momentum.</summary>
-    Momentum,
-}
-
-/// <summary>How the learning rate changes over the epochs.</summary>
-public enum LearningRateSchedule
-{
-    /// <summary>The same rate every epoch.</summary>
-    Constant,
-
-    /// <summary>Half a cosine from the initial rate down to 1% of it at the last epoch.</summary>
-    Cosine,
-
-    /// <summary>Divide the rate by 10 at half and at three quarters of the epochs.</summary>
-    Step,
-}
 
 /// <summary>Options for training a fully connected softmax head on fixed features.</summary>
 /// <remarks>

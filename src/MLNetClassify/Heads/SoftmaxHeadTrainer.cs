@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
-using MLNetClassify.Featurization;
+using MLNetClassify.Data;
+using MLNetClassify.Learning;
 using MLNetClassify.Numerics;
 
 namespace MLNetClassify.Heads;
@@ -8,14 +9,14 @@ namespace MLNetClassify.Heads;
 /// <param name="Model">The weights to use (the best epoch's, or the refit's).</param>
 /// <param name="BestEpoch">The epoch whose validation loss was lowest (the last epoch without validation).</param>
 /// <param name="History">One entry per epoch run, refit epochs included.</param>
-public sealed record SoftmaxHeadResult(SoftmaxHeadModel Model, int BestEpoch, IReadOnlyList<EpochMetrics> History);
+public sealed record SoftmaxHeadResult(SoftmaxLayer Model, int BestEpoch, IReadOnlyList<EpochMetrics> History);
 
 /// <summary>
 /// Trains a fully connected layer + softmax on fixed features with mini-batch SGD (Adam or momentum),
 /// L2, a learning-rate schedule and early stopping on a held-out fraction. Deterministic for a seed:
 /// all arithmetic runs on one thread in a fixed order.
 /// </summary>
-public sealed partial class SoftmaxHeadTrainer
+internal sealed class SoftmaxHeadTrainer
 {
     private readonly SoftmaxHeadOptions _options;
 
@@ -35,7 +36,7 @@ public sealed partial class SoftmaxHeadTrainer
 
         var all = Enumerable.Range(0, features.Rows).ToArray();
         var (train, validation) = _options.ValidationFraction > 0
-            ? StratifiedHoldout(labels, classes, _options.ValidationFraction, _options.Seed)
+            ? Holdout.Split(labels, _options.ValidationFraction, _options.Seed)
             : (all, Array.Empty<int>());
 
         var history = new List<EpochMetrics>();
@@ -47,12 +48,12 @@ public sealed partial class SoftmaxHeadTrainer
         return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
     }
 
-    private (SoftmaxHeadModel Model, int BestEpoch) RunEpochs(
+    private (SoftmaxLayer Model, int BestEpoch) RunEpochs(
         FeatureMatrix features, IReadOnlyList<int> labels, int classes, int[] train, int[] validation,
         string phase, int epochs, List<EpochMetrics> history, CancellationToken cancellationToken)
     {
         int d = features.Dimensions;
-        var scaler = Standardizer.Fit(features, train, _options.Standardize);
+        var scaler = FeatureStandardizer.Fit(features, train, _options.Standardize);
         var x = scaler.Apply(features);
 
         // Parameters as one flat vector: W (classes × d, row-major) then b (classes).

@@ -1,5 +1,5 @@
+using MLNetClassify.Data;
 using Microsoft.ML.Data;
-using MLNetClassify.Featurization;
 
 namespace MLNetClassify.Images;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using MLNetClassify.Data;
 using Microsoft.ML;
-using MLNetClassify.Featurization;
 
 namespace MLNetClassify.Images;
 

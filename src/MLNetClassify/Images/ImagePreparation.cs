@@ -1,6 +1,6 @@
-using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using Microsoft.ML;
 
 namespace MLNetClassify.Images;
 

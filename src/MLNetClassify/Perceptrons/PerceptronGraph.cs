@@ -1,5 +1,5 @@
 using Google.Protobuf;
-using MLNetClassify.Backbones;
+using MLNetClassify.Onnx;
 using Onnx;
 
 namespace MLNetClassify.Perceptrons;

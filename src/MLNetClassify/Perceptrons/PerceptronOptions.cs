@@ -1,4 +1,4 @@
-using MLNetClassify.Heads;
+using MLNetClassify.Learning;
 
 namespace MLNetClassify.Perceptrons;
 

@@ -1,10 +1,10 @@
 using System.Numerics.Tensors;
-using MLNetClassify.Featurization;
+using MLNetClassify.Data;
 using MLNetClassify.Numerics;
 
 namespace MLNetClassify.Perceptrons;
 
-public sealed partial class PerceptronTrainer
+internal sealed partial class PerceptronTrainer
 {
     /// <summary>
     /// Layer layout over one flat parameter vector (per layer: W row-major outputs × inputs, then b) and the

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
-using MLNetClassify.Featurization;
-using MLNetClassify.Heads;
+using MLNetClassify.Data;
+using MLNetClassify.Learning;
 
 namespace MLNetClassify.Perceptrons;
 
@@ -17,7 +17,7 @@ public sealed record PerceptronResult(PerceptronModel Model, int BestEpoch, IRea
 /// and early stopping. Deterministic for a seed: work is split across cores by output unit or by row, never by
 /// summing partial results from several threads.
 /// </summary>
-public sealed partial class PerceptronTrainer
+internal sealed partial class PerceptronTrainer
 {
     private readonly PerceptronOptions _options;
 
@@ -38,7 +38,7 @@ public sealed partial class PerceptronTrainer
             throw new ArgumentException($"The sigmoid output has one unit and suits two classes; the labels have {classes}. Use PerceptronOutput.Softmax.", nameof(classes));
 
         var (train, validation) = _options.ValidationFraction > 0
-            ? SoftmaxHeadTrainer.StratifiedHoldout(labels, classes, _options.ValidationFraction, _options.Seed)
+            ? Holdout.Split(labels, _options.ValidationFraction, _options.Seed)
             : (Enumerable.Range(0, pixels.Rows).ToArray(), Array.Empty<int>());
         bool sigmoid = _options.Output == PerceptronOutput.Sigmoid;
         var network = new Network(pixels.Dimensions, _options.HiddenLayers, sigmoid ? 1 : classes, _options.BatchSize, sigmoid);

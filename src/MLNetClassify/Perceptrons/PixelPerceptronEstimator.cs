@@ -1,11 +1,9 @@
-using Microsoft.ML;
+using MLNetClassify.Data;
+using MLNetClassify.Images;
+using MLNetClassify.Learning;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
-using MLNetClassify.Featurization;
-using MLNetClassify.Heads;
-using MLNetClassify.Images;
-using MLNetClassify.Persistence;
-using MLNetClassify.Training;
+using Microsoft.ML;
 
 namespace MLNetClassify.Perceptrons;
 
@@ -83,7 +81,7 @@ public sealed class PixelPerceptronEstimator : IEstimator<TransformerChain<ITran
         }
         var trunk = steps.Fit(input); // these stock steps only read the schema when fitted
         var output = perceptron.Output;
-        var head = StockSoftmaxLayer.Create(_mlContext, new SoftmaxHeadModel(output.Weights, output.Bias, output.Inputs),
+        var head = StockSoftmaxLayer.Create(_mlContext, new SoftmaxLayer(output.Weights, output.Bias, output.Inputs),
             trunk.GetOutputSchema(input.Schema), featureColumn, _labelColumnName);
         return new TransformerChain<ITransformer>(trunk, head);
     }

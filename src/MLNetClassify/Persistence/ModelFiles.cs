@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using Microsoft.ML;
 using MLNetClassify.Backbones;
+using MLNetClassify.Data;
+using Microsoft.ML;
 
 namespace MLNetClassify.Persistence;
 
@@ -69,10 +70,10 @@ public static class ModelFiles
                 if (length != bytes.Length - 4)
                     continue;
                 var graph = bytes[4..];
-                Onnx.ModelProto model;
+                global::Onnx.ModelProto model;
                 try
                 {
-                    model = Onnx.ModelProto.Parser.ParseFrom(graph);
+                    model = global::Onnx.ModelProto.Parser.ParseFrom(graph);
                 }
                 catch (Google.Protobuf.InvalidProtocolBufferException)
                 {

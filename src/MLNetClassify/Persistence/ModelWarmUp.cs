@@ -1,7 +1,7 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetClassify.Data;
-using MLNetClassify.Data.Synthetic;
+using MLNetClassify.Images;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
 namespace MLNetClassify.Persistence;
 
@@ -32,7 +32,7 @@ public static class ModelWarmUp
         var file = Path.Combine(Path.GetTempPath(), $"mlnc-warmup-{Environment.ProcessId}-{Guid.NewGuid():N}.jpg");
         try
         {
-            File.WriteAllBytes(file, LogoDataset.Render(new Random(1), 160, withLogo: true));
+            File.WriteAllBytes(file, SyntheticScene.Render(new Random(1), 160));
             using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Scores>(model, new PredictionEngineOptions { OwnsTransformer = false });
             for (int i = 0; i < runs; i++)
                 engine.Predict(new LabeledImage(file, ""));

@@ -1,8 +1,8 @@
 using Google.Protobuf;
-using Microsoft.ML;
+using MLNetClassify.Onnx;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
-using MLNetClassify.Backbones;
+using Microsoft.ML;
 using Onnx;
 
 namespace MLNetClassify.Pooling;

@@ -1,8 +1,8 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using MLNetClassify.Data;
 using MLNetClassify.Perceptrons;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Microsoft.ML;
 
 namespace MLNetClassify.Training;
 

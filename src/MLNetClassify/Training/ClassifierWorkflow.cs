@@ -1,9 +1,10 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
+using MLNetClassify.Persistence;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Microsoft.ML;
 
 namespace MLNetClassify.Training;
 

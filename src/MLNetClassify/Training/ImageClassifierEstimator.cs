@@ -1,10 +1,11 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Trainers;
+using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Images;
-using MLNetClassify.Persistence;
+using MLNetClassify.Learning;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using Microsoft.ML;
 
 namespace MLNetClassify.Training;
 

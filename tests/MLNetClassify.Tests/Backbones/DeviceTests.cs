@@ -1,10 +1,10 @@
 using System.Text.Json;
-using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Tests.Cli;
 using MLNetClassify.Tests.Featurization;
+using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Backbones;
 

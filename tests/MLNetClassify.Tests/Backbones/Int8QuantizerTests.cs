@@ -1,6 +1,7 @@
-using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Numerics;
+using MLNetClassify.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace MLNetClassify.Tests.Backbones;
 
@@ -58,9 +59,9 @@ public sealed class Int8QuantizerTests
         Assert.Equal(coarse, Int8Quantizer.Coarse(MathF.BitDecrement(value) is var below && below > 0 && value > 0 ? below : value));
     }
 
-    private static (List<Onnx.NodeProto> Convs, bool[] Quantized) Convolutions(byte[] graph)
+    private static (List<global::Onnx.NodeProto> Convs, bool[] Quantized) Convolutions(byte[] graph)
     {
-        var model = Onnx.ModelProto.Parser.ParseFrom(graph);
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(graph);
         var producers = model.Graph.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n);
         var convs = model.Graph.Node.Where(n => n.OpType == "Conv").ToList();
         return (convs, convs.Select(c => producers.TryGetValue(c.Input[1], out var p) && p.OpType == "DequantizeLinear").ToArray());

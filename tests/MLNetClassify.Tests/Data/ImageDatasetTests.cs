@@ -1,6 +1,6 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetClassify.Data;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Data;
 

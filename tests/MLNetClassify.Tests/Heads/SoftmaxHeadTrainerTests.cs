@@ -1,5 +1,6 @@
-using MLNetClassify.Featurization;
+using MLNetClassify.Data;
 using MLNetClassify.Heads;
+using MLNetClassify.Learning;
 using MLNetClassify.Numerics;
 
 namespace MLNetClassify.Tests.Heads;
@@ -25,10 +26,10 @@ public class SoftmaxHeadTrainerTests
 
     private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
-    private static double Accuracy(SoftmaxHeadModel model, FeatureMatrix x, int[] y) =>
+    private static double Accuracy(SoftmaxLayer model, FeatureMatrix x, int[] y) =>
         Enumerable.Range(0, x.Rows).Count(i => System.Numerics.Tensors.TensorPrimitives.IndexOfMax<float>(model.Predict(x.Row(i))) == y[i]) / (double)x.Rows;
 
-    private static double MeanLoss(SoftmaxHeadModel model, FeatureMatrix x, int[] y, IEnumerable<int> rows)
+    private static double MeanLoss(SoftmaxLayer model, FeatureMatrix x, int[] y, IEnumerable<int> rows)
     {
         var logits = new float[model.Classes];
         var list = rows.ToList();
@@ -90,7 +91,7 @@ public class SoftmaxHeadTrainerTests
         Assert.Equal(result.BestEpoch + options.EarlyStoppingPatience, result.History.Count);
 
         // The returned weights score the validation rows exactly as the best epoch did.
-        var (_, validation) = SoftmaxHeadTrainer.StratifiedHoldout(y, 3, 0.3f, options.Seed);
+        var (_, validation) = Holdout.Split(y, 0.3f, options.Seed);
         Assert.Equal(best.ValidationLoss!.Value, MeanLoss(result.Model, x, y, validation), 1e-4);
     }
 

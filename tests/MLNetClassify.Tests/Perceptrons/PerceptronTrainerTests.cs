@@ -1,4 +1,5 @@
-using MLNetClassify.Featurization;
+using MLNetClassify.Cli;
+using MLNetClassify.Data;
 using MLNetClassify.Perceptrons;
 
 namespace MLNetClassify.Tests.Perceptrons;

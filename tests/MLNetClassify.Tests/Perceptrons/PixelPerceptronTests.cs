@@ -1,11 +1,11 @@
 using System.Text.Json;
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
 using MLNetClassify.Perceptrons;
 using MLNetClassify.Tests.Cli;
 using MLNetClassify.Training;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Perceptrons;
 

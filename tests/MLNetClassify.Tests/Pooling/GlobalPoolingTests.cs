@@ -1,12 +1,13 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.Transforms;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
+using MLNetClassify.Onnx;
 using MLNetClassify.Pooling;
 using MLNetClassify.Tests.Featurization;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Transforms;
+using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Pooling;
 

@@ -1,10 +1,9 @@
 using System.Reflection;
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
-using MLNetClassify.Training;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Training;
 

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Onnx;
 
-namespace MLNetClassify.Backbones;
+namespace MLNetClassify.Onnx;
 
 /// <summary>Stores large float32 initializers as float16 plus a Cast back to float32 (ONNX Runtime folds the Cast at load).</summary>
 /// <remarks>

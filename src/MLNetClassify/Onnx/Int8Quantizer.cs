@@ -1,10 +1,10 @@
 using System.Numerics.Tensors;
+using DataType = Onnx.TensorProto.Types.DataType;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
-using DataType = Onnx.TensorProto.Types.DataType;
 
-namespace MLNetClassify.Backbones;
+namespace MLNetClassify.Onnx;
 
 /// <summary>
 /// Static int8 quantization of a featurizer graph in ONNX's QDQ form, which ONNX Runtime's CPU provider turns into
@@ -32,7 +32,7 @@ internal static class Int8Quantizer
     }
 
     /// <summary>The quantized graph: same input and output names as <paramref name="graph"/>.</summary>
-    /// <param name="graph">A float32 featurizer graph (input <see cref="FeaturizerGraph.InputName"/>, N×3×S×S).</param>
+    /// <param name="graph">A float32 featurizer graph (one image input, N×3×S×S).</param>
     /// <param name="calibration">Calibration pixels, images × 3·S·S, in the graph's input layout.</param>
     /// <param name="size">S.</param>
     /// <param name="options">Which convolutions stay float32; null: <see cref="Int8Options.Sensitive"/>.</param>
@@ -81,6 +81,7 @@ internal static class Int8Quantizer
     /// </summary>
     internal static double[] ConvolutionErrors(ModelProto model, int count, Dictionary<string, (float Min, float Max)> ranges, float[] calibration, int size, float[] reference, int probeImages)
     {
+        string imageInput = ImageInput(model.Graph);
         int perImage = 3 * size * size, images = Math.Min(probeImages, calibration.Length / perImage), dims = reference.Length / images;
         var probe = calibration.AsMemory(0, images * perImage).ToArray();
         float[] Run(byte[] graph)
@@ -96,7 +97,7 @@ internal static class Int8Quantizer
             {
                 int n = Math.Min(2, images - start);
                 using var value = OrtValue.CreateTensorValueFromMemory(probe.AsMemory(start * perImage, n * perImage).ToArray(), [n, 3, size, size]);
-                using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], [session.OutputNames[0]]);
+                using var results = session.Run(runOptions, [imageInput], [value], [session.OutputNames[0]]);
                 outputs.AddRange(results[0].GetTensorDataAsSpan<float>().ToArray());
             }
             return outputs.ToArray();
@@ -125,6 +126,7 @@ internal static class Int8Quantizer
     /// <summary>QDQ pairs around every convolution not in <paramref name="floats"/>; rewrites <paramref name="model"/> in place.</summary>
     private static ModelProto Rewrite(ModelProto model, IReadOnlySet<int> floats, Dictionary<string, (float Min, float Max)> ranges)
     {
+        string imageInput = ImageInput(model.Graph);
         var g = model.Graph;
         var consumers = g.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n);
         var convs = g.Node.Where(n => n.OpType == "Conv").Where((_, i) => !floats.Contains(i)).ToList();
@@ -149,7 +151,7 @@ internal static class Int8Quantizer
             if (node.OpType == "Conv" && quantizedConvs.Contains(node))
             {
                 string input = node.Input[0];
-                if (input == FeaturizerGraph.InputName || !outputs.Contains(input))
+                if (input == imageInput || !outputs.Contains(input))
                     node.Input[0] = Activation(input); // inputs no earlier convolution quantized
                 else
                     node.Input[0] = dequantized[input];
@@ -174,7 +176,7 @@ internal static class Int8Quantizer
         var used = new HashSet<string>(g.Node.SelectMany(n => n.Input));
         foreach (var unused in g.Initializer.Where(t => !used.Contains(t.Name)).ToList())
             g.Initializer.Remove(unused);
-        foreach (var input in g.Input.Where(i => i.Name != FeaturizerGraph.InputName).ToList())
+        foreach (var input in g.Input.Where(i => i.Name != imageInput).ToList())
             g.Input.Remove(input);
         g.ValueInfo.Clear();
         // Per-channel DequantizeLinear needs opset 13; the simplified graph holds only ops unchanged since the backbone's opset.
@@ -212,6 +214,7 @@ internal static class Int8Quantizer
     /// <summary>Each tensor's range over the calibration images, and the graph's output for the first <paramref name="referenceImages"/>.</summary>
     private static (Dictionary<string, (float Min, float Max)> Ranges, float[] Reference) Calibrate(ModelProto model, List<string> tensors, float[] calibration, int size, int referenceImages, bool clipSearch = false)
     {
+        string imageInput = ImageInput(model.Graph);
         var samples = tensors.ToDictionary(t => t, _ => new List<float>());
         string output = model.Graph.Output[0].Name;
         var reference = new List<float>();
@@ -232,7 +235,7 @@ internal static class Int8Quantizer
         {
             int n = Math.Min(2, images - start);
             using var value = OrtValue.CreateTensorValueFromMemory(calibration.AsMemory(start * perImage, n * perImage).ToArray(), [n, 3, size, size]);
-            using var results = session.Run(runOptions, [FeaturizerGraph.InputName], [value], [.. tensors, output]);
+            using var results = session.Run(runOptions, [imageInput], [value], [.. tensors, output]);
             for (int k = 0; k < tensors.Count; k++)
             {
                 var data = results[k].GetTensorDataAsSpan<float>();
@@ -341,25 +344,11 @@ internal static class Int8Quantizer
         nodes.Add(OnnxBuild.Node("DequantizeLinear", [q.Name, bias.Name + "_qscale", zero.Name], [bias.Name + "_dq"], OnnxBuild.Attr("axis", 0)));
         return bias.Name + "_dq";
     }
-}
 
-/// <summary>Quantization choices.</summary>
-/// <param name="FloatConvolutions">Indices (graph order, after simplification) of convolutions left in float32; null: chosen by sensitivity.</param>
-internal sealed record Int8Options(IReadOnlySet<int>? FloatConvolutions)
-{
-    /// <summary>Convolutions whose error alone exceeds 2× the median stay float32 (at most a quarter of them).</summary>
-    public static Int8Options Sensitive { get; } = new((IReadOnlySet<int>?)null);
-
-    /// <summary>Every convolution quantized.</summary>
-    public static Int8Options All { get; } = new(new HashSet<int>());
-
-    public double SensitivityFactor { get; init; } = 2.0;
-
-    public double MaxFloatFraction { get; init; } = 0.25;
-
-    /// <summary>Clip each activation range where the squared quantization error on the calibration images is least.</summary>
-    public bool ClipSearch { get; init; }
-
-    /// <summary>Calibration images used to measure each convolution's error.</summary>
-    public int ProbeImages { get; init; } = 16;
+    /// <summary>The graph's image input: its one input that is not an initializer.</summary>
+    private static string ImageInput(GraphProto g)
+    {
+        var initializers = g.Initializer.Select(t => t.Name).ToHashSet();
+        return g.Input.First(i => !initializers.Contains(i.Name)).Name;
+    }
 }

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace MLNetClassify.Heads;
+namespace MLNetClassify.Learning;
 
 /// <summary>A first-order optimizer over one flat parameter vector; holds its own state.</summary>
 internal abstract class ParameterOptimizer

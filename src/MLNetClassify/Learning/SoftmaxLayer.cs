@@ -1,14 +1,14 @@
-namespace MLNetClassify.Heads;
+namespace MLNetClassify.Learning;
 
 /// <summary>
 /// A trained fully connected softmax layer on raw (unstandardized) features: p = softmax(W·x + b).
 /// </summary>
 /// <remarks>Standardization used in training is folded into <see cref="Weights"/> and <see cref="Bias"/>.</remarks>
-public sealed class SoftmaxHeadModel
+public sealed class SoftmaxLayer
 {
     /// <summary>Creates a head from row-major weights (classes × features) and biases.</summary>
     /// <exception cref="ArgumentException">The sizes do not agree.</exception>
-    public SoftmaxHeadModel(float[] weights, float[] bias, int features)
+    public SoftmaxLayer(float[] weights, float[] bias, int features)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(bias);

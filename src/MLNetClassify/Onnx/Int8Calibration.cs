@@ -1,12 +1,11 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using MLNetClassify.Data.Synthetic;
 using MLNetClassify.Images;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
-namespace MLNetClassify.Backbones;
+namespace MLNetClassify.Onnx;
 
 /// <summary>
-/// Calibration images for int8 quantization: generated Logo-vs-Other pictures (gradients, noise, shapes, strokes),
+/// Calibration images for int8 quantization: generated scenes (gradients, noise, shapes, strokes; <see cref="SyntheticScene"/>),
 /// the same on every machine, so a backbone's int8 graph depends on nothing but its spec.
 /// </summary>
 internal static class Int8Calibration
@@ -22,7 +21,7 @@ internal static class Int8Calibration
         using var readers = new PixelReaders(new MLContext(1), size);
         for (int i = 0; i < Images; i++)
         {
-            using var image = MLImage.CreateFromStream(new MemoryStream(LogoDataset.Render(rng, 224, withLogo: i % 2 == 0)));
+            using var image = MLImage.CreateFromStream(new MemoryStream(SyntheticScene.Render(rng, 224)));
             if (readers.TryRead(ImageSource.FromImage(image, $"calibration {i}"), pixels.AsSpan(i * perImage, perImage)) is { } error)
                 throw new InvalidOperationException($"Generated calibration image {i} could not be read: {error}");
         }

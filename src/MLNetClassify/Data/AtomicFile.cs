@@ -1,4 +1,4 @@
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Data;
 
 /// <summary>Writes files so that readers see the old file or the complete new one, never a half-written one.</summary>
 public static class AtomicFile

@@ -1,8 +1,9 @@
-namespace MLNetClassify.Heads;
+using MLNetClassify.Data;
+namespace MLNetClassify.Learning;
 
 /// <summary>
 /// What every mini-batch trainer in MLNetClassify shares: optimizer, schedule, L2, hold-out and early stopping.
-/// The softmax head (<see cref="SoftmaxHeadOptions"/>) and the pixel perceptrons (<c>PerceptronOptions</c>) add their own.
+/// The softmax head (<c>SoftmaxHeadOptions</c>) and the pixel perceptrons (<c>PerceptronOptions</c>) add their own.
 /// </summary>
 public abstract record GradientTrainingOptions
 {
@@ -53,7 +54,7 @@ public abstract record GradientTrainingOptions
 
     /// <summary>Checks training rows against labels: sizes agree, labels are class indices, values are finite.</summary>
     /// <exception cref="ArgumentException">They do not.</exception>
-    internal static void CheckRows(Featurization.FeatureMatrix rows, IReadOnlyList<int> labels, int classes, string what)
+    internal static void CheckRows(FeatureMatrix rows, IReadOnlyList<int> labels, int classes, string what)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(labels);

@@ -1,9 +1,7 @@
-using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetClassify.Images;
-using MLNetClassify.Persistence;
+using Microsoft.ML;
 
-namespace MLNetClassify.Training;
+namespace MLNetClassify.Images;
 
 /// <summary>Reads the (label key, image) pairs an image estimator trains on, with the checks and messages they share.</summary>
 internal static class LabeledImageInput
@@ -25,7 +23,7 @@ internal static class LabeledImageInput
         if (!isPath && image.Type.RawType != typeof(MLImage))
             throw new ArgumentException($"Image column '{imageColumnName}' is {image.Type}: expected a path (text) or an MLImage.", nameof(input));
 
-        var classes = StockSoftmaxLayer.LabelNames(label) ?? Enumerable.Range(1, (int)key.Count).Select(i => i.ToString()).ToArray();
+        var classes = LabelNames(label) ?? Enumerable.Range(1, (int)key.Count).Select(i => i.ToString()).ToArray();
         var sources = new List<ImageSource>();
         var labels = new List<int>();
         int unlabeled = 0, row = 0;
@@ -58,5 +56,15 @@ internal static class LabeledImageInput
         if (sources.Count == 0)
             throw new ArgumentException($"No row of the input has a label in '{labelColumnName}'.", nameof(input));
         return (sources, labels, classes, unlabeled);
+    }
+
+    /// <summary>The label key's values as strings, or null when the key has none.</summary>
+    public static string[]? LabelNames(DataViewSchema.Column label)
+    {
+        if (label.Annotations.Schema.GetColumnOrNull("KeyValues") is null)
+            return null;
+        VBuffer<ReadOnlyMemory<char>> values = default;
+        label.GetKeyValues(ref values);
+        return values.DenseValues().Select(v => v.ToString()).ToArray();
     }
 }

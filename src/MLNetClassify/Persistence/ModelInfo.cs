@@ -1,8 +1,8 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNetClassify.Data;
+using Microsoft.ML.Data;
+using Microsoft.ML;
 
-namespace MLNetClassify.Training;
+namespace MLNetClassify.Persistence;
 
 /// <summary>Facts read back from a fitted or loaded classifier.</summary>
 public static class ModelInfo

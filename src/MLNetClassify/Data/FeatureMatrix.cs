@@ -1,4 +1,4 @@
-namespace MLNetClassify.Featurization;
+namespace MLNetClassify.Data;
 
 /// <summary>A dense row-major matrix of features: one row per image, <see cref="Dimensions"/> floats each.</summary>
 public sealed class FeatureMatrix

@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace MLNetClassify.Backbones;
+namespace MLNetClassify.Onnx;
 
 /// <summary>Terse constructors for ONNX protobuf messages (OnnxSharp's generated types).</summary>
 internal static class OnnxBuild

@@ -1,4 +1,4 @@
-namespace MLNetClassify.Heads;
+namespace MLNetClassify.Learning;
 
 /// <summary>What one epoch of head training achieved.</summary>
 /// <param name="Epoch">1-based epoch number.</param>

@@ -1,14 +1,14 @@
 using System.Reflection;
-using Microsoft.ML;
+using MLNetClassify.Images;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
-using MLNetClassify.Heads;
+using Microsoft.ML;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Learning;
 
 /// <summary>
-/// Turns a trained <see cref="SoftmaxHeadModel"/> into ML.NET's own multiclass prediction transformer,
+/// Turns a trained <see cref="SoftmaxLayer"/> into ML.NET's own multiclass prediction transformer,
 /// so the head is saved, loaded and scored by stock ML.NET with no registration call.
 /// </summary>
 /// <remarks>
@@ -36,15 +36,15 @@ internal static class StockSoftmaxLayer
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="head">Trained weights.</param>
     /// <param name="inputSchema">Schema the transformer will see; its label column gives PredictedLabel its key values.</param>
-    /// <param name="featureColumn">Known-size float vector column of length <see cref="SoftmaxHeadModel.Features"/>.</param>
+    /// <param name="featureColumn">Known-size float vector column of length <see cref="SoftmaxLayer.Features"/>.</param>
     /// <param name="labelColumn">Key column whose key count equals the head's classes.</param>
     public static MulticlassPredictionTransformer<MaximumEntropyModelParameters> Create(
-        MLContext mlContext, SoftmaxHeadModel head, DataViewSchema inputSchema, string featureColumn, string labelColumn)
+        MLContext mlContext, SoftmaxLayer head, DataViewSchema inputSchema, string featureColumn, string labelColumn)
     {
         var weights = new VBuffer<float>[head.Classes];
         for (int k = 0; k < head.Classes; k++)
             weights[k] = new VBuffer<float>(head.Features, head.Weights.AsSpan(k * head.Features, head.Features).ToArray());
-        var labelNames = LabelNames(inputSchema[labelColumn]);
+        var labelNames = LabeledImageInput.LabelNames(inputSchema[labelColumn]);
         try
         {
             var model = (MaximumEntropyModelParameters)ModelConstructor.Invoke(
@@ -56,16 +56,6 @@ internal static class StockSoftmaxLayer
         {
             throw e.InnerException;
         }
-    }
-
-    /// <summary>The label key's values as strings, or null when the key has none.</summary>
-    public static string[]? LabelNames(DataViewSchema.Column label)
-    {
-        if (label.Annotations.Schema.GetColumnOrNull("KeyValues") is null)
-            return null;
-        VBuffer<ReadOnlyMemory<char>> values = default;
-        label.GetKeyValues(ref values);
-        return values.DenseValues().Select(v => v.ToString()).ToArray();
     }
 
     private static NotSupportedException Unsupported(string what) => new(

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace MLNetClassify.Backbones;
+namespace MLNetClassify.Onnx;
 
 /// <summary>
 /// Hands memory that ONNX Runtime freed back to the operating system (glibc's <c>malloc_trim</c>). Building an int8

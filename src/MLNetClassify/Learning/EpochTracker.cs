@@ -1,4 +1,4 @@
-namespace MLNetClassify.Heads;
+namespace MLNetClassify.Learning;
 
 /// <summary>
 /// The end of every training epoch, shared by the head and the perceptron trainers: validate, keep the best
@@ -11,7 +11,7 @@ namespace MLNetClassify.Heads;
 /// <param name="progress">Receives one report per epoch; may be null.</param>
 internal sealed class EpochTracker(float[] parameters, int patience, string phase, List<EpochMetrics> history, IProgress<EpochMetrics>? progress)
 {
-    private readonly SoftmaxHeadTrainer.EarlyStopping _stopping = new(patience);
+    private readonly EarlyStopping _stopping = new(patience);
 
     /// <summary>The weights of the best epoch so far (the last epoch without validation).</summary>
     public float[] Best { get; } = (float[])parameters.Clone();
