@@ -1,81 +1,165 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using Microsoft.ML.Transforms.Onnx;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Perceptrons;
+using MLNetClassify.Persistence;
 using MLNetClassify.Pooling;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify;
 
 /// <summary>
-/// Everything MLNetClassify adds to ML.NET, in one place: <c>mlContext.ImageClassification()</c>.
+/// Everything MLNetClassify adds to ML.NET, in one place: <c>mlContext.ImageClassification()</c>. Transforms take
+/// <c>outputColumnName</c> first; trainers take <c>labelColumnName</c> then the input column, and each has a simple
+/// overload and an options overload, as ML.NET's own catalogs do.
 /// </summary>
+/// <remarks>
+/// ML.NET's extension packages hang their estimators on <c>mlContext.Transforms</c> and
+/// <c>mlContext.MulticlassClassification.Trainers</c>; an outside assembly cannot, because those catalogs expose
+/// their environment only through the internal <c>IInternalCatalog</c> (Microsoft.ML 5.0.1).
+/// </remarks>
 public sealed class ImageClassificationCatalog
 {
     private readonly MLContext _mlContext;
 
     internal ImageClassificationCatalog(MLContext mlContext) => _mlContext = mlContext;
 
+    // ---- Transforms ----
+
     /// <summary>
-    /// Image in, backbone features out, one row at a time (stock transforms; saved inside the model).
+    /// Image in, the backbone's pooled features out, one row at a time (stock transforms; the featurizer graph is saved
+    /// inside the model). For bulk work outside a pipeline, <see cref="CreateFeaturizer"/> batches.
     /// </summary>
-    /// <param name="outputColumnName">Feature column to add (a vector of the backbone's channel count).</param>
-    /// <param name="inputColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column; defaults to "ImagePath".</param>
-    /// <param name="backbone">The backbone; the embedded ResNet18 by default.</param>
-    /// <param name="imageFolder">Folder for relative paths; null when paths are absolute.</param>
+    /// <param name="outputColumnName">Feature column to add: a vector of the backbone's channel count (512 for ResNet18).</param>
+    /// <param name="inputColumnName">Image path (text) or <see cref="MLImage"/> column; "ImagePath" when null.</param>
+    /// <param name="backbone">The backbone; the embedded ResNet18 when null.</param>
+    /// <param name="imageFolder">Folder that relative paths are resolved against; null when paths are absolute.</param>
     /// <param name="device">Where the backbone runs (CPU by default); CUDA falls back to the CPU unless <paramref name="requireDevice"/>.</param>
     /// <param name="requireDevice">Fail instead of falling back when the device cannot be used.</param>
-    public ImageFeaturizingEstimator FeaturizeImages(string outputColumnName = "Features", string? inputColumnName = null, BackboneSpec? backbone = null,
-        string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
-        new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice);
+    public IEstimator<TransformerChain<ITransformer>> FeaturizeImages(string outputColumnName = "Features", string? inputColumnName = null,
+        BackboneSpec? backbone = null, string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
+        new ImageFeaturizingEstimator(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice);
 
     /// <summary>
-    /// Image in, the backbone's last unpooled feature map out (C×H×W floats; for ResNet18 at 224, 512×7×7), row by
+    /// Image in, the backbone's last unpooled feature map out (C×H×W floats; 512×7×7 for ResNet18 at 224), row by
     /// row; follow it with <see cref="GlobalPooling"/>. Any input size works: pass e.g. <c>BackboneCatalog.ResNet18AtSize(160)</c>.
     /// </summary>
-    public ImageFeaturizingEstimator FeatureMaps(string outputColumnName = "FeatureMap", string? inputColumnName = null, BackboneSpec? backbone = null,
-        string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
-        new(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice, featureMap: true);
+    /// <param name="outputColumnName">Feature-map column to add.</param>
+    /// <param name="inputColumnName">Image path (text) or <see cref="MLImage"/> column; "ImagePath" when null.</param>
+    /// <param name="backbone">The backbone; the embedded ResNet18 when null.</param>
+    /// <param name="imageFolder">Folder that relative paths are resolved against; null when paths are absolute.</param>
+    /// <param name="device">Where the backbone runs (CPU by default).</param>
+    /// <param name="requireDevice">Fail instead of falling back when the device cannot be used.</param>
+    public IEstimator<TransformerChain<ITransformer>> FeatureMaps(string outputColumnName = "FeatureMap", string? inputColumnName = null,
+        BackboneSpec? backbone = null, string? imageFolder = null, ExecutionDevice device = default, bool requireDevice = false) =>
+        new ImageFeaturizingEstimator(_mlContext, outputColumnName, inputColumnName ?? "ImagePath", backbone ?? BackboneCatalog.ResNet18, imageFolder, device, requireDevice, featureMap: true);
 
-    /// <summary>Global pooling of a C×H×W feature-map column into C values (2·C for average‖max).</summary>
-    /// <param name="outputColumnName">The pooled column to add.</param>
-    /// <param name="inputColumnName">The feature-map column.</param>
+    /// <summary>Global pooling of a C×H×W feature-map column into C values (2·C for average‖max), saved as a small ONNX graph.</summary>
+    /// <param name="outputColumnName">The pooled column to add (its name must differ from the input's).</param>
+    /// <param name="inputColumnName">The feature-map column; "FeatureMap" when null.</param>
     /// <param name="kind">Average (default), max, or both concatenated.</param>
-    public GlobalPoolingEstimator GlobalPooling(string outputColumnName = "Features", string inputColumnName = "FeatureMap", GlobalPoolingKind kind = GlobalPoolingKind.Average) =>
-        new(_mlContext, outputColumnName, inputColumnName, kind);
+    public IEstimator<OnnxTransformer> GlobalPooling(string outputColumnName = "Features", string? inputColumnName = null, GlobalPoolingKind kind = GlobalPoolingKind.Average) =>
+        new GlobalPoolingEstimator(_mlContext, outputColumnName, inputColumnName ?? "FeatureMap", kind);
+
+    // ---- Trainers ----
 
     /// <summary>A fully connected softmax layer trained on a feature column, emitted as ML.NET's stock softmax-regression transformer.</summary>
     /// <param name="labelColumnName">Key column with the labels.</param>
     /// <param name="featureColumnName">Known-size float vector column.</param>
-    /// <param name="options">Training options; defaults when null.</param>
-    public SoftmaxHeadEstimator SoftmaxHead(string labelColumnName = "Label", string featureColumnName = "Features", SoftmaxHeadOptions? options = null) =>
-        new(_mlContext, labelColumnName, featureColumnName, options);
+    /// <param name="l2">L2 penalty on the weights.</param>
+    /// <param name="epochs">Most passes over the training rows (early stopping usually ends sooner).</param>
+    public SoftmaxHeadEstimator SoftmaxHead(string labelColumnName = "Label", string featureColumnName = "Features", float l2 = 1e-2f, int epochs = 100) =>
+        SoftmaxHead(new SoftmaxHeadOptions { LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, L2 = l2, Epochs = epochs });
+
+    /// <summary>A fully connected softmax layer, with every option.</summary>
+    /// <param name="options">Columns and training options.</param>
+    public SoftmaxHeadEstimator SoftmaxHead(SoftmaxHeadOptions options) => new(_mlContext, options);
 
     /// <summary>
-    /// Image + label key → pretrained features (batched while training) → softmax head, in one estimator.
+    /// Image + label key → pretrained backbone features (batched while training) → softmax head, in one estimator.
     /// </summary>
     /// <param name="labelColumnName">Key column with the labels.</param>
-    /// <param name="imageColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column.</param>
-    public ImageClassifierEstimator Classifier(string labelColumnName = "Label", string imageColumnName = "ImagePath") =>
-        Classifier(new ImageClassifierOptions { LabelColumnName = labelColumnName, ImageColumnName = imageColumnName });
+    /// <param name="imageColumnName">Image path (text) or <see cref="MLImage"/> column.</param>
+    /// <param name="backbone">The backbone; the embedded ResNet18 when null.</param>
+    /// <param name="imageFolder">Folder that relative paths are resolved against; null when paths are absolute.</param>
+    public ImageClassifierEstimator Classifier(string labelColumnName = "Label", string imageColumnName = "ImagePath", BackboneSpec? backbone = null, string? imageFolder = null) =>
+        Classifier(new ImageClassifierOptions
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            Backbone = backbone ?? BackboneCatalog.ResNet18,
+            ImageFolder = imageFolder,
+        });
 
     /// <summary>Image + label key → pretrained features → softmax head, with every option.</summary>
+    /// <param name="options">Columns, backbone, featurizer and head options.</param>
     public ImageClassifierEstimator Classifier(ImageClassifierOptions options) => new(_mlContext, options);
 
     /// <summary>
-    /// A perceptron on raw pixels, no backbone: the single-layer perceptron by default
-    /// (<see cref="PerceptronOptions.SingleLayer"/>), or an MLP with hidden ReLU layers (<see cref="PerceptronOptions.MultiLayer"/>).
+    /// A perceptron on raw pixels, no backbone (the baseline that shows what CNN features add): the single-layer
+    /// perceptron on 128×128 pixels, or an MLP with <paramref name="hiddenLayers"/> ReLU layers.
     /// </summary>
     /// <param name="labelColumnName">Key column with the labels.</param>
-    /// <param name="imageColumnName">Image path (text) or <see cref="Microsoft.ML.Data.MLImage"/> column.</param>
-    /// <param name="options">Image size, layers and training options; the single-layer defaults when null.</param>
-    /// <param name="imageFolder">Folder for relative paths; null when paths are absolute.</param>
+    /// <param name="imageColumnName">Image path (text) or <see cref="MLImage"/> column.</param>
+    /// <param name="imageSize">Side S the images are resized to (3·S·S inputs).</param>
+    /// <param name="hiddenLayers">Hidden ReLU layer sizes; none for the single-layer perceptron.</param>
+    /// <param name="imageFolder">Folder that relative paths are resolved against; null when paths are absolute.</param>
     public PixelPerceptronEstimator PixelPerceptron(string labelColumnName = "Label", string imageColumnName = "ImagePath",
-        PerceptronOptions? options = null, string? imageFolder = null) =>
-        new(_mlContext, labelColumnName, imageColumnName, options, imageFolder);
+        int imageSize = 128, IReadOnlyList<int>? hiddenLayers = null, string? imageFolder = null) =>
+        PixelPerceptron(new PerceptronOptions
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            ImageSize = imageSize,
+            HiddenLayers = hiddenLayers ?? [],
+            ImageFolder = imageFolder,
+        });
+
+    /// <summary>A perceptron on raw pixels, with every option (presets: <see cref="PerceptronOptions.SingleLayer"/>, <see cref="PerceptronOptions.MultiLayer"/>).</summary>
+    /// <param name="options">Columns, image size, layers and training options.</param>
+    public PixelPerceptronEstimator PixelPerceptron(PerceptronOptions options) => new(_mlContext, options);
+
+    // ---- Outside a pipeline ----
 
     /// <summary>A batched featurizer for bulk work outside a pipeline (owns an ONNX Runtime session: dispose it).</summary>
+    /// <param name="backbone">The backbone; the embedded ResNet18 when null.</param>
+    /// <param name="options">Batch size, threads, device, cache folder.</param>
     public ImageFeaturizer CreateFeaturizer(BackboneSpec? backbone = null, FeaturizerOptions? options = null) =>
         new(_mlContext, backbone ?? BackboneCatalog.ResNet18, options);
+
+    /// <summary>
+    /// Saves with stock <c>mlContext.Model.Save</c> to a temporary file beside <paramref name="path"/>, then renames it
+    /// over <paramref name="path"/>: a reader never sees half a model.
+    /// </summary>
+    /// <param name="model">The fitted model.</param>
+    /// <param name="inputSchema">The schema the model takes.</param>
+    /// <param name="path">The zip to write.</param>
+    public void SaveModel(ITransformer model, DataViewSchema inputSchema, string path) => ModelFiles.Save(_mlContext, model, inputSchema, path);
+
+    /// <summary>
+    /// Loads a model zip with stock <c>mlContext.Model.Load</c> (so any MLNetClassify zip also loads without this
+    /// library), with errors that name the file; with <paramref name="warmUp"/>, scores a few generated images so the
+    /// first real prediction does not pay ONNX Runtime's first-run costs.
+    /// </summary>
+    /// <param name="path">The model zip.</param>
+    /// <param name="inputSchema">The input schema saved with the model.</param>
+    /// <param name="warmUp">Warm the model up after loading.</param>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not an ML.NET model zip.</exception>
+    public ITransformer LoadModel(string path, out DataViewSchema inputSchema, bool warmUp = false)
+    {
+        var model = ModelFiles.Load(_mlContext, path, out inputSchema);
+        if (warmUp)
+            ModelWarmUp.Run(_mlContext, model, inputSchema);
+        return model;
+    }
+
+    /// <summary>The class names of a fitted or loaded classifier, in Score order (the Score column's slot names).</summary>
+    /// <param name="model">A model with a Score column that carries slot names (every classifier of this library).</param>
+    /// <exception cref="ArgumentException">The model has no Score column with slot names.</exception>
+    public IReadOnlyList<string> ClassNames(ITransformer model) => ModelInfo.Classes(_mlContext, model);
 }

@@ -1,7 +1,7 @@
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Benchmarks;
 
@@ -17,7 +17,7 @@ internal static class InputSizes
         {
             var trained = ClassifierWorkflow.Train(new MLContext(1), split, new ImageClassifierOptions { Backbone = BackboneCatalog.ResNet18AtSize(size) });
             var t = trained.Test!;
-            Console.WriteLine($"| {size} | {t.Accuracy:F3} | {t.LogLoss:F3} | {trained.Fit.Featurization.ImagesPerSecond:F1} |");
+            Console.WriteLine($"| {size} | {t.Accuracy:F3} | {t.LogLoss:F3} | {trained.Images!.ImagesPerSecond:F1} |");
         }
         return 0;
     }

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Microsoft.ML;
+using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
 using MLNetClassify.Images;
 using MLNetClassify.Onnx;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML;
 
 namespace MLNetClassify.Benchmarks;
 

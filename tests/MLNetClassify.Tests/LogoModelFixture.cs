@@ -1,7 +1,8 @@
+using Microsoft.ML;
 using MLNetClassify.Data;
+using MLNetClassify.Learning;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests;
 
@@ -19,7 +20,7 @@ public sealed class LogoModelFixture : IDisposable
         MlContext = new MLContext(1);
         Trained = ClassifierWorkflow.Train(MlContext, Split);
         ModelPath = Path.Combine(Root, "model.zip");
-        ModelFiles.Save(MlContext, Trained.Model, Trained.InputSchema, ModelPath);
+        ModelFiles.Save(MlContext, Trained.Model, Trained.InputSchema!, ModelPath);
     }
 
     public string Root { get; }
@@ -28,7 +29,7 @@ public sealed class LogoModelFixture : IDisposable
     public DataSplit Split { get; }
     public string SplitFile { get; }
     public MLContext MlContext { get; }
-    public TrainedClassifier Trained { get; }
+    public TrainingResult<ITransformer> Trained { get; }
     public string ModelPath { get; }
 
     public void Dispose()

@@ -29,9 +29,48 @@ internal static class TestPaths
 
     public static string NewTempDirectory()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "mlnc-tests", Guid.NewGuid().ToString("N")[..12]);
+        var dir = Path.Combine(RunRoot, Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
         return dir;
+    }
+
+    /// <summary>
+    /// This test run's folder under the temp folder, named by process id: removed when the run ends, and any
+    /// left by runs whose process is gone (killed, crashed) are removed when the next run starts.
+    /// </summary>
+    public static string RunRoot { get; } = CreateRunRoot();
+
+    private static string CreateRunRoot()
+    {
+        var parent = Path.Combine(Path.GetTempPath(), "mlnc-tests");
+        Directory.CreateDirectory(parent);
+        foreach (var stale in Directory.GetDirectories(parent))
+            if (int.TryParse(Path.GetFileName(stale), out int pid) && pid != Environment.ProcessId && !ProcessExists(pid))
+                TryDelete(stale);
+        var root = Path.Combine(parent, Environment.ProcessId.ToString());
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        return root;
+    }
+
+    private static bool ProcessExists(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try { Directory.Delete(directory, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static string FindRepoRoot()

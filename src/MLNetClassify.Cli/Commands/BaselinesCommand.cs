@@ -1,12 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
-using MLNetClassify.Featurization;
+using MLNetClassify.Data;
 using MLNetClassify.Heads;
 using MLNetClassify.Perceptrons;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -56,20 +56,19 @@ internal static class BaselinesCommand
         {
             ImageSize = args.SlpSize,
             Seed = args.Seed,
-            Output = args.Sigmoid ? PerceptronOutput.Sigmoid : PerceptronOutput.Softmax,
-            CancellationToken = token,
+            SigmoidOutput = args.Sigmoid,
         };
-        var mlp = PerceptronOptions.MultiLayer with { ImageSize = args.MlpSize, HiddenLayers = ParseSizes(args.Hidden), Seed = args.Seed, CancellationToken = token };
+        var mlp = PerceptronOptions.MultiLayer with { ImageSize = args.MlpSize, HiddenLayers = ParseSizes(args.Hidden), Seed = args.Seed };
         foreach (var (name, options) in new[] { ("slp", slp), ("mlp", mlp) })
         {
             Output.Step($"{name}: {options.ImageSize}×{options.ImageSize} pixels → {Describe(options)}");
             var clock = Stopwatch.StartNew();
-            var trained = ClassifierWorkflow.TrainPerceptron(mlContext, split, options);
+            var trained = ClassifierWorkflow.TrainPerceptron(mlContext, split, options, cancellationToken: token);
             var test = trained.Test!;
-            Output.ReportSkipped(trained.Fit.Pixels.Skipped, "training");
-            rows.Add(new Row(name, test.Accuracy, test.MacroAccuracy, test.LogLoss, trained.Fit.Training.TrainedParameters,
+            Output.ReportSkipped(trained.Images!.Skipped, "training");
+            rows.Add(new Row(name, test.Accuracy, test.MacroAccuracy, test.LogLoss, trained.TrainedParameters,
                 TrainingSeconds(clock, test), options.ImageSize, Describe(options)));
-            Save(mlContext, args.Models, name, trained.Model, trained.InputSchema);
+            Save(mlContext, args.Models, name, trained.Model, trained.InputSchema!);
         }
 
         Output.Step("cnn: ResNet18 features → softmax");
@@ -77,14 +76,11 @@ internal static class BaselinesCommand
         var cnn = ClassifierWorkflow.Train(mlContext, split, new ImageClassifierOptions
         {
             Head = new SoftmaxHeadOptions { Seed = args.Seed },
-            FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
-            CancellationToken = token,
-        });
+        }, Output.FeaturizationProgress("featurizing"), cancellationToken: token);
         var cnnTest = cnn.Test!;
-        var head = cnn.Fit.Training.Model;
-        rows.Add(new Row("cnn", cnnTest.Accuracy, cnnTest.MacroAccuracy, cnnTest.LogLoss, (long)head.Weights.Length + head.Bias.Length,
+        rows.Add(new Row("cnn", cnnTest.Accuracy, cnnTest.MacroAccuracy, cnnTest.LogLoss, cnn.TrainedParameters,
             TrainingSeconds(cnnClock, cnnTest), BackboneCatalog.ResNet18.InputSize, "ResNet18 (frozen) → GAP 512 → softmax"));
-        Save(mlContext, args.Models, "cnn", cnn.Model, cnn.InputSchema);
+        Save(mlContext, args.Models, "cnn", cnn.Model, cnn.InputSchema!);
 
         if (args.Json)
         {
@@ -108,7 +104,7 @@ internal static class BaselinesCommand
         Math.Max(0, clock.Elapsed.TotalSeconds - test.Images / Math.Max(test.ImagesPerSecond, 1e-9));
 
     private static string Describe(PerceptronOptions options) =>
-        string.Join(" → ", options.HiddenLayers.Select(h => $"{h} ReLU").Append(options.Output == PerceptronOutput.Sigmoid ? "sigmoid" : "softmax"));
+        string.Join(" → ", options.HiddenLayers.Select(h => $"{h} ReLU").Append(options.SigmoidOutput ? "sigmoid" : "softmax"));
 
     private static void Save(MLContext mlContext, string? folder, string name, ITransformer model, DataViewSchema schema)
     {

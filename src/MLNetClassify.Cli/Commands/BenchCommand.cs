@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
-using Microsoft.ML.OnnxRuntime;
 
 namespace MLNetClassify.Cli.Commands;
 

@@ -1,12 +1,12 @@
 using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -43,7 +43,7 @@ internal static class BenchSides
         var trained = ClassifierWorkflow.Train(ml, split, options);
         double first = clock.Elapsed.TotalSeconds;
         var zip = Path.Combine(work, "ours.zip");
-        ModelFiles.Save(ml, trained.Model, trained.InputSchema, zip);
+        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, zip);
         clock.Restart();
         ClassifierWorkflow.Train(ml, split, options);
         double second = clock.Elapsed.TotalSeconds;

@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

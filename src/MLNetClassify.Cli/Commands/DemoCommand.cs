@@ -1,12 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Microsoft.ML;
 using MLNetClassify.Cli.Demo;
 using MLNetClassify.Data;
-using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -47,16 +46,14 @@ internal static class DemoCommand
         var trained = ClassifierWorkflow.Train(mlContext, split, new ImageClassifierOptions
         {
             Head = new SoftmaxHeadOptions { Seed = seed },
-            FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
-            CancellationToken = token,
-        });
+        }, Output.FeaturizationProgress("featurizing"), cancellationToken: token);
         var test = trained.Test!;
-        Output.Step($"   head: best epoch {trained.Fit.Training.BestEpoch}; featurized at {trained.Fit.Featurization.ImagesPerSecond:F1} img/s.");
+        Output.Step($"   head: best epoch {trained.BestEpoch}; featurized at {trained.Images!.ImagesPerSecond:F1} img/s.");
         Output.Step($"4. Test accuracy {test.Accuracy:F3} (log-loss {test.LogLoss:F3}) on {test.Images} held-out images.");
         Output.Step(test.ConfusionTable);
 
         token.ThrowIfCancellationRequested();
-        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema, modelPath);
+        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, modelPath);
         Output.Step($"5. Saved the whole pipeline with mlContext.Model.Save: {Path.GetFullPath(modelPath)} ({new FileInfo(modelPath).Length / 1e6:F1} MB, ResNet18 graph inside).");
 
         var fresh = new MLContext(seed);
@@ -82,10 +79,10 @@ internal static class DemoCommand
                 accuracy = test.Accuracy,
                 macro_accuracy = test.MacroAccuracy,
                 log_loss = test.LogLoss,
-                train_images = trained.Fit.Featurization.Features.Rows,
+                train_images = trained.Images.Features.Rows,
                 test_images = test.Images,
-                classes = trained.Fit.Classes,
-                featurize_images_per_s = trained.Fit.Featurization.ImagesPerSecond,
+                classes = trained.Classes,
+                featurize_images_per_s = trained.Images.ImagesPerSecond,
                 reload_max_score_difference = maxDiff,
                 seconds = clock.Elapsed.TotalSeconds,
                 model = Path.GetFullPath(modelPath),

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

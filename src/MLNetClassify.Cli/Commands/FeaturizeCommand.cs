@@ -1,9 +1,9 @@
 using System.CommandLine;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

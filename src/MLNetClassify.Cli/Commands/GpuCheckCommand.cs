@@ -1,10 +1,10 @@
 using System.CommandLine;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Cli.Demo;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Numerics;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

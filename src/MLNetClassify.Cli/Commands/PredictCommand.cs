@@ -1,8 +1,8 @@
 using System.CommandLine;
+using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
 using MLNetClassify.Persistence;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 

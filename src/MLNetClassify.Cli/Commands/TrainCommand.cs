@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -69,19 +69,17 @@ internal static class TrainCommand
             Backbone = backbone,
             Head = head,
             Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
-            FeaturizationProgress = Output.FeaturizationProgress("featurizing"),
-            CancellationToken = token,
         };
-        var trained = ClassifierWorkflow.Train(mlContext, split, options);
-        var fit = trained.Fit;
-        Output.ReportSkipped(fit.Featurization.Skipped, "training");
-        foreach (var warning in fit.Featurization.CacheWarnings) Output.Warn(warning);
+        var trained = ClassifierWorkflow.Train(mlContext, split, options, Output.FeaturizationProgress("featurizing"), cancellationToken: token);
+        var images = trained.Images!;
+        Output.ReportSkipped(images.Skipped, "training");
+        foreach (var warning in images.CacheWarnings) Output.Warn(warning);
         if (args.Cache is not null)
-            Output.Step($"cache: {fit.Featurization.CacheHits} of {fit.Featurization.Features.Rows + fit.Featurization.Skipped.Count} training images read from {args.Cache}");
-        Output.Step($"head: best epoch {fit.Training.BestEpoch} of {fit.Training.History.Count(h => h.Phase == "train")}, then refit on all training rows");
+            Output.Step($"cache: {images.CacheHits} of {images.Features.Rows + images.Skipped.Count} training images read from {args.Cache}");
+        Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == "train")}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
-        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema, args.Model);
+        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model);
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
         var test = trained.Test;
         if (test is not null)
@@ -94,18 +92,18 @@ internal static class TrainCommand
             accuracy = test?.Accuracy,
             macro_accuracy = test?.MacroAccuracy,
             log_loss = test?.LogLoss,
-            train_images = fit.Featurization.Features.Rows,
+            train_images = images.Features.Rows,
             test_images = test?.Images ?? 0,
-            skipped_images = fit.Featurization.Skipped.Count + (test?.Skipped.Count ?? 0),
-            classes = fit.Classes,
-            featurize_images_per_s = fit.Featurization.ImagesPerSecond,
-            cache_hits = fit.Featurization.CacheHits,
+            skipped_images = images.Skipped.Count + (test?.Skipped.Count ?? 0),
+            classes = trained.Classes,
+            featurize_images_per_s = images.ImagesPerSecond,
+            cache_hits = images.CacheHits,
             device = device.ToString(),
             input_size = backbone.InputSize,
             backbone = backbone.Name,
             weights = args.Weights.ToString().ToLowerInvariant(),
             precision = args.Precision.ToString().ToLowerInvariant(),
-            best_epoch = fit.Training.BestEpoch,
+            best_epoch = trained.BestEpoch,
             seconds = clock.Elapsed.TotalSeconds,
             model = Path.GetFullPath(args.Model),
         };

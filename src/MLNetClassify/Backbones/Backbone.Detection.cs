@@ -1,10 +1,10 @@
-using MLNetClassify.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using MLNetClassify.Onnx;
 using Onnx;
 
 namespace MLNetClassify.Backbones;
 
-public static partial class Backbone
+internal static partial class Backbone
 {
     /// <summary>Ops a classifier tail is made of, after the feature map: each passes one tensor on.</summary>
     private static readonly HashSet<string> TailOps =

@@ -1,5 +1,5 @@
-using MLNetClassify.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using MLNetClassify.Onnx;
 using Onnx;
 
 namespace MLNetClassify.Backbones;
@@ -14,7 +14,7 @@ namespace MLNetClassify.Backbones;
 /// <param name="InputSize">The input size the shape was taken at.</param>
 /// <param name="AnyInputSize">True when nothing between input and feature map fixes the spatial size.</param>
 /// <param name="Preset">The catalogue preset whose preprocessing applies, or null.</param>
-public sealed record BackboneInspection(
+internal sealed record BackboneInspection(
     string Input, IReadOnlyList<long> InputShape, TensorLayout Layout, string FeatureNode, TensorLayout FeatureLayout,
     IReadOnlyList<int> FeatureShape, int InputSize, bool AnyInputSize, string? Preset);
 
@@ -23,7 +23,7 @@ public sealed record BackboneInspection(
 /// classifier tail — the Softmax / Gemm / MatMul+Add / Flatten / Reshape chain after the last global pool or the last
 /// spatial feature map — and describes the backbone up to there as a <see cref="BackboneSpec"/>.
 /// </summary>
-public static partial class Backbone
+internal static partial class Backbone
 {
     /// <summary>
     /// A spec for <paramref name="path"/>: input and feature-map nodes found in the graph, preprocessing from

@@ -97,4 +97,18 @@ public static class BackboneCatalog
             ?? All.FirstOrDefault(b => string.Equals(b.Name[(b.Name.IndexOf('/') + 1)..], name, StringComparison.OrdinalIgnoreCase))
             ?? throw new ArgumentException($"Unknown backbone '{name}'. Known: {string.Join(", ", All.Select(b => b.Name))}.", nameof(name));
     }
+
+    /// <summary>
+    /// A spec for a backbone you bring as an ONNX image classifier (torchvision export, ONNX Model Zoo, Keras through
+    /// tf2onnx, ...): the classifier tail — Softmax / Gemm / MatMul+Add / Flatten / Reshape after the last global pool or
+    /// spatial feature map — is found and cut off; preprocessing comes from <paramref name="preset"/>, else from the
+    /// catalogue entry the file name matches, else ImageNet's (RGB, 0–1, mean/std).
+    /// </summary>
+    /// <param name="path">The ONNX file.</param>
+    /// <param name="preset">Preprocessing and input size to use; null to match one from the catalogue.</param>
+    /// <param name="featureNode">Cut at this node output instead of the detected one (the way out when detection cannot decide).</param>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not an ONNX image classifier, or the feature map cannot be decided (the message lists candidates).</exception>
+    public static BackboneSpec FromOnnx(string path, BackboneSpec? preset = null, string? featureNode = null) =>
+        Backbone.FromOnnx(path, preset, featureNode);
 }

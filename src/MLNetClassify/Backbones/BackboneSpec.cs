@@ -1,7 +1,7 @@
 namespace MLNetClassify.Backbones;
 
 /// <summary>The channel order a backbone expects.</summary>
-public enum PixelOrder
+internal enum PixelOrder
 {
     /// <summary>Red, green, blue planes.</summary>
     Rgb,
@@ -11,7 +11,7 @@ public enum PixelOrder
 }
 
 /// <summary>How a 4-D image tensor is laid out.</summary>
-public enum TensorLayout
+internal enum TensorLayout
 {
     /// <summary>Batch, channels, height, width (PyTorch, CNTK, Caffe exports).</summary>
     Nchw,
@@ -21,7 +21,7 @@ public enum TensorLayout
 }
 
 /// <summary>Three per-channel values in red, green, blue order.</summary>
-public readonly record struct Rgb(float R, float G, float B)
+internal readonly record struct Rgb(float R, float G, float B)
 {
     /// <summary>ImageNet mean on a 0–1 scale.</summary>
     public static Rgb ImageNetMean { get; } = new(0.485f, 0.456f, 0.406f);
@@ -67,13 +67,13 @@ public sealed record BackboneSpec
     public int ResizeSize => CropFraction >= 1f ? InputSize : (int)Math.Round(InputSize / CropFraction);
 
     /// <summary>Layout of the graph's input tensor.</summary>
-    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
+    internal TensorLayout Layout { get; init; } = TensorLayout.Nchw;
 
     /// <summary>Layout of the feature-map tensor (<see cref="FeatureMapNode"/>); NHWC maps are transposed before pooling.</summary>
-    public TensorLayout FeatureMapLayout { get; init; } = TensorLayout.Nchw;
+    internal TensorLayout FeatureMapLayout { get; init; } = TensorLayout.Nchw;
 
     /// <summary>Side of the feature map at <see cref="InputSize"/> (7 for ResNets at 224), when known; checked by the contract test.</summary>
-    public int? FeatureMapSide { get; init; }
+    internal int? FeatureMapSide { get; init; }
 
     /// <summary>True when the graph runs at any input size (fully convolutional up to the feature map).</summary>
     public bool AnyInputSize { get; init; } = true;
@@ -82,19 +82,19 @@ public sealed record BackboneSpec
     public bool Embedded { get; init; }
 
     /// <summary>Channel order the graph expects.</summary>
-    public PixelOrder Order { get; init; } = PixelOrder.Rgb;
+    internal PixelOrder Order { get; init; } = PixelOrder.Rgb;
 
     /// <summary>Factor from 0–255 pixels to the graph's scale (1/255 for a 0–1 graph).</summary>
-    public float PixelScale { get; init; } = 1f / 255f;
+    internal float PixelScale { get; init; } = 1f / 255f;
 
     /// <summary>Per-channel mean on the graph's scale, subtracted after scaling.</summary>
-    public Rgb Mean { get; init; } = Rgb.ImageNetMean;
+    internal Rgb Mean { get; init; } = Rgb.ImageNetMean;
 
     /// <summary>Per-channel standard deviation on the graph's scale.</summary>
-    public Rgb Std { get; init; } = Rgb.ImageNetStd;
+    internal Rgb Std { get; init; } = Rgb.ImageNetStd;
 
     /// <summary>A mean image to subtract instead of <see cref="Mean"/>: an ONNX file and the initializer in it.</summary>
-    public MeanImageSource? MeanImage { get; init; }
+    internal MeanImageSource? MeanImage { get; init; }
 
     /// <summary>Name of the graph input that takes the prepared image; null in a preset whose file is still to be read.</summary>
     public string? InputNode { get; init; }
@@ -172,4 +172,4 @@ public enum WeightStorage
 /// <summary>An initializer in an ONNX file that holds a mean image (1×3×H×W, in the backbone's channel order).</summary>
 /// <param name="File">The ONNX file: absolute, or relative to the application's base folder.</param>
 /// <param name="Initializer">Name of the initializer tensor.</param>
-public sealed record MeanImageSource(string File, string Initializer);
+internal sealed record MeanImageSource(string File, string Initializer);

@@ -9,7 +9,7 @@ namespace MLNetClassify.Backbones;
 /// CUDA 13 (libcudart.so.13, libcublas.so.13, libcublasLt.so.13, libcurand.so.10), loads cuDNN 9 and nvrtc 13
 /// at run time, and needs the driver's libcuda.so.1 (see shared/gpu/README.md).
 /// </remarks>
-public static class CudaSupport
+internal static class CudaSupport
 {
     /// <summary>The libraries the CUDA provider needs, with what ships each.</summary>
     public static IReadOnlyList<(string Library, string From)> RequiredLibraries { get; } =

@@ -1,28 +1,42 @@
 namespace MLNetClassify.Backbones;
 
-/// <summary>Where ONNX Runtime runs a backbone.</summary>
-public enum DeviceKind
+/// <summary>Kinds of device a backbone can run on.</summary>
+internal enum DeviceKind
 {
-    /// <summary>The CPU execution provider.</summary>
     Cpu,
-
-    /// <summary>The CUDA execution provider (NVIDIA GPUs; needs the GPU build of ONNX Runtime, CUDA 13 and cuDNN 9).</summary>
     Cuda,
 }
 
-/// <summary>A device to run on: <c>cpu</c>, or <c>cuda</c> / <c>cuda:N</c>.</summary>
-/// <param name="Kind">CPU or CUDA.</param>
-/// <param name="Id">CUDA device ordinal; 0 for the CPU.</param>
-public readonly record struct ExecutionDevice(DeviceKind Kind, int Id = 0)
+/// <summary>Where a backbone runs: the CPU (the default value), or a CUDA GPU by index.</summary>
+public readonly record struct ExecutionDevice
 {
+    private ExecutionDevice(DeviceKind kind, int id)
+    {
+        Kind = kind;
+        Id = id;
+    }
+
+    internal DeviceKind Kind { get; }
+
+    /// <summary>The GPU index for CUDA; 0 for the CPU.</summary>
+    public int Id { get; }
+
+    /// <summary>True for a CUDA device.</summary>
+    public bool IsCuda => Kind == DeviceKind.Cuda;
+
     /// <summary>The CPU.</summary>
-    public static ExecutionDevice Cpu { get; } = new(DeviceKind.Cpu);
+    public static ExecutionDevice Cpu { get; } = new(DeviceKind.Cpu, 0);
 
-    /// <summary>CUDA device <paramref name="id"/>.</summary>
-    public static ExecutionDevice Cuda(int id = 0) => new(DeviceKind.Cuda, id);
+    /// <summary>CUDA GPU number <paramref name="id"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is negative.</exception>
+    public static ExecutionDevice Cuda(int id = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(id);
+        return new(DeviceKind.Cuda, id);
+    }
 
-    /// <summary>Parses <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c> (case-insensitive).</summary>
-    /// <exception cref="FormatException">Anything else; the message lists the accepted forms.</exception>
+    /// <summary>Parses "cpu", "cuda" (or "gpu") and "cuda:N".</summary>
+    /// <exception cref="FormatException">Anything else.</exception>
     public static ExecutionDevice Parse(string text)
     {
         var t = (text ?? "").Trim().ToLowerInvariant();
@@ -32,12 +46,12 @@ public readonly record struct ExecutionDevice(DeviceKind Kind, int Id = 0)
         throw new FormatException($"Unknown device '{text}': use cpu, cuda or cuda:N.");
     }
 
-    /// <summary>Default images per ONNX Runtime call: batching gains little on a CPU and ~8× on a GPU.</summary>
-    public int DefaultBatchSize => Kind == DeviceKind.Cuda ? 64 : 8;
+    /// <summary>Images per ONNX Runtime call when the options say 0: 8 on the CPU, 64 on CUDA.</summary>
+    public int DefaultBatchSize => IsCuda ? 64 : 8;
 
     /// <inheritdoc/>
-    public override string ToString() => Kind == DeviceKind.Cpu ? "cpu" : $"cuda:{Id}";
+    public override string ToString() => IsCuda ? $"cuda:{Id}" : "cpu";
 }
 
-/// <summary>The device asked for could not be used, and the caller required it.</summary>
-public sealed class DeviceUnavailableException(string message) : InvalidOperationException(message);
+/// <summary>The requested device cannot be used and falling back to the CPU was not allowed.</summary>
+internal sealed class DeviceUnavailableException(string message) : InvalidOperationException(message);

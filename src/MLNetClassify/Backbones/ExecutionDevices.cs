@@ -3,7 +3,7 @@ using Microsoft.ML;
 namespace MLNetClassify.Backbones;
 
 /// <summary>Device choice for the stock ML.NET steps (ApplyOnnxModel, and models loaded with Model.Load).</summary>
-public static class ExecutionDevices
+internal static class ExecutionDevices
 {
     /// <summary>
     /// The CUDA ordinal to give ML.NET for <paramref name="device"/>, or null for the CPU (with

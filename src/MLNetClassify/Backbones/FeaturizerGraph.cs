@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
-using MLNetClassify.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using MLNetClassify.Onnx;
 using Onnx;
 
 namespace MLNetClassify.Backbones;
@@ -17,7 +17,7 @@ namespace MLNetClassify.Backbones;
 /// (ResNetPreprocess.onnx, then ResNet18.onnx). Pooling globally instead of with the export's fixed 7×7 kernel
 /// lets the backbone run on any input size; at 224 the two are the same average.
 /// </remarks>
-public static class FeaturizerGraph
+internal static class FeaturizerGraph
 {
     /// <summary>Graph input: RGB planes, N×3×S×S, 0–255.</summary>
     public const string InputName = "Pixels";

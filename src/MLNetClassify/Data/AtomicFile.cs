@@ -1,7 +1,7 @@
 namespace MLNetClassify.Data;
 
 /// <summary>Writes files so that readers see the old file or the complete new one, never a half-written one.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>
     /// Calls <paramref name="write"/> on a temporary file beside <paramref name="path"/>, flushes it to disk,

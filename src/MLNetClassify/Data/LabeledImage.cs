@@ -29,7 +29,7 @@ public sealed class LabeledImage
 }
 
 /// <summary>An image held in memory and its label: the row type of in-memory IDataViews.</summary>
-public sealed class InMemoryImage
+internal sealed class InMemoryImage
 {
     /// <summary>The decoded image (declared 224×224 for ML.NET's schema; any size works, the resize step sets it).</summary>
     [ImageType(224, 224)]

@@ -13,7 +13,7 @@ namespace MLNetClassify.Featurization;
 /// Entries are written atomically and checked when read (length, header, SHA-256 of the values); a bad entry is
 /// reported and featurized again. Shards written by several processes into one folder merge by copying files.
 /// </summary>
-public sealed class FeatureCache
+internal sealed class FeatureCache
 {
     private static readonly byte[] Magic = "MLNCFEAT"u8.ToArray();
     private const int Version = 1;

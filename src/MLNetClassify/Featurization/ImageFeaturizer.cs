@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML;
 
 namespace MLNetClassify.Featurization;
 
@@ -62,7 +63,7 @@ public sealed partial class ImageFeaturizer : IDisposable
 
     /// <summary>Loads <paramref name="backbone"/> into an ONNX Runtime session on the options' device.</summary>
     /// <exception cref="FileNotFoundException">The backbone's file is missing.</exception>
-    /// <exception cref="DeviceUnavailableException">The device was required and cannot be used.</exception>
+    /// <exception cref="InvalidOperationException">The device was required and cannot be used.</exception>
     public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
         : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options,
             folder => new FeatureCache(folder, backbone)) // the spec's cache key is memoized: no re-hashing of the graph
@@ -70,7 +71,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     }
 
     /// <summary>
-    /// Runs an already built featurizer graph (one read back from a saved model, <see cref="Persistence.ModelFiles.ReadFeaturizerGraph"/>);
+    /// Runs an already built featurizer graph (one read back from a saved model, <c>ModelFiles.ReadFeaturizerGraph</c>);
     /// <paramref name="backbone"/> supplies its name, input size and feature count.
     /// </summary>
     internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
@@ -103,9 +104,31 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <summary>The backbone this featurizer runs.</summary>
     public BackboneSpec Backbone => _backbone;
 
+    /// <summary>Features of the image files at <paramref name="imagePaths"/>, in batches; unreadable files are reported in the result's skips.</summary>
+    /// <param name="imagePaths">Image files (paths are used as given).</param>
+    /// <param name="progress">Receives progress about twice a second; may be null.</param>
+    /// <param name="cancellationToken">Stops the run; the call then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public FeaturizationResult Featurize(IReadOnlyList<string> imagePaths, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(imagePaths);
+        return Featurize(imagePaths.Select(ImageSource.FromFile).ToList(), progress, cancellationToken);
+    }
+
+    /// <summary>Features of in-memory images, in batches; the skips name an image by its position ("image 3").</summary>
+    /// <param name="images">Decoded images.</param>
+    /// <param name="progress">Receives progress about twice a second; may be null.</param>
+    /// <param name="cancellationToken">Stops the run; the call then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public FeaturizationResult Featurize(IReadOnlyList<MLImage> images, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        return Featurize(images.Select((image, i) => ImageSource.FromImage(image, $"image {i}")).ToList(), progress, cancellationToken);
+    }
+
     /// <summary>Featurizes <paramref name="images"/> in order; unreadable ones land in <see cref="FeaturizationResult.Skipped"/>.</summary>
     /// <exception cref="OperationCanceledException">Cancelled; no partial result is returned.</exception>
-    public FeaturizationResult Featurize(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
+    internal FeaturizationResult Featurize(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(images);

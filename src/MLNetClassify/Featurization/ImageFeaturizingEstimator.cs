@@ -1,7 +1,7 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Backbones;
 using MLNetClassify.Images;
-using Microsoft.ML.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Featurization;
 
@@ -10,7 +10,7 @@ namespace MLNetClassify.Featurization;
 /// all stock ML.NET transforms, so the fitted chain saves into the model zip (ONNX graph included) and reloads
 /// with stock <c>mlContext.Model.Load</c>. For bulk work use <see cref="ImageFeaturizer"/>, which batches.
 /// </summary>
-public sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITransformer>>
+internal sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<ITransformer>>
 {
     private readonly MLContext _mlContext;
     private readonly string _outputColumnName;

@@ -1,8 +1,9 @@
-using MLNetClassify.Data;
-using MLNetClassify.Learning;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
-using Microsoft.ML;
+using MLNetClassify.Data;
+using MLNetClassify.Images;
+using MLNetClassify.Learning;
 
 namespace MLNetClassify.Heads;
 
@@ -13,37 +14,40 @@ namespace MLNetClassify.Heads;
 public sealed class SoftmaxHeadEstimator : IEstimator<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>
 {
     private readonly MLContext _mlContext;
-    private readonly string _labelColumnName;
-    private readonly string _featureColumnName;
     private readonly SoftmaxHeadOptions _options;
 
-    internal SoftmaxHeadEstimator(MLContext mlContext, string labelColumnName, string featureColumnName, SoftmaxHeadOptions? options)
+    internal SoftmaxHeadEstimator(MLContext mlContext, SoftmaxHeadOptions options)
     {
         _mlContext = mlContext;
-        _labelColumnName = labelColumnName;
-        _featureColumnName = featureColumnName;
-        _options = options ?? new SoftmaxHeadOptions();
+        _options = options ?? throw new ArgumentNullException(nameof(options));
         _options.Validate();
     }
 
-    /// <summary>The last <see cref="Fit"/>'s training history; null before the first.</summary>
-    public SoftmaxHeadResult? LastResult { get; private set; }
-
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">The label is not a key column, the features not a known-size float vector, or no row has a label.</exception>
-    public MulticlassPredictionTransformer<MaximumEntropyModelParameters> Fit(IDataView input)
+    public MulticlassPredictionTransformer<MaximumEntropyModelParameters> Fit(IDataView input) => FitDetailed(input).Model;
+
+    /// <summary>Fits, and returns the training history with the model.</summary>
+    /// <param name="input">Rows with the label key and feature columns.</param>
+    /// <param name="progress">Receives one report per epoch; may be null.</param>
+    /// <param name="cancellationToken">Stops training; the call then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="ArgumentException">The label is not a key column, the features not a known-size float vector, or no row has a label.</exception>
+    public TrainingResult<MulticlassPredictionTransformer<MaximumEntropyModelParameters>> FitDetailed(
+        IDataView input, IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (features, labels, classes) = ReadRows(input, _labelColumnName, _featureColumnName);
-        var result = new SoftmaxHeadTrainer(_options).Train(features, labels, classes);
-        LastResult = result;
-        return StockSoftmaxLayer.Create(_mlContext, result.Model, input.Schema, _featureColumnName, _labelColumnName);
+        var (features, labels, classes) = ReadRows(input, _options.LabelColumnName, _options.FeatureColumnName);
+        var result = new SoftmaxHeadTrainer(_options).Train(features, labels, classes, progress, cancellationToken);
+        var head = StockSoftmaxLayer.Create(_mlContext, result.Model, input.Schema, _options.FeatureColumnName, _options.LabelColumnName);
+        var names = LabeledImageInput.LabelNames(input.Schema[_options.LabelColumnName]) ?? Enumerable.Range(1, classes).Select(i => i.ToString()).ToArray();
+        return new TrainingResult<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>(
+            head, names, result.BestEpoch, result.History, result.Model.Weights.Length + result.Model.Bias.Length) { Head = head };
     }
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
         // Same outputs as ML.NET's own softmax-regression trainer, whose transformer this estimator emits.
-        _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_labelColumnName, _featureColumnName).GetOutputSchema(inputSchema);
+        _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_options.LabelColumnName, _options.FeatureColumnName).GetOutputSchema(inputSchema);
 
     /// <summary>Reads features and 0-based class indices; rows with a missing label (key 0) are left out.</summary>
     internal static (FeatureMatrix Features, int[] Labels, int Classes) ReadRows(IDataView input, string labelColumnName, string featureColumnName)

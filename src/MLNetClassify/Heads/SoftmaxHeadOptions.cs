@@ -10,6 +10,12 @@ namespace MLNetClassify.Heads;
 /// </remarks>
 public sealed record SoftmaxHeadOptions : GradientTrainingOptions
 {
+    /// <summary>Key column with the labels (map text labels with MapValueToKey first).</summary>
+    public string LabelColumnName { get; init; } = "Label";
+
+    /// <summary>Known-size float vector column the layer reads.</summary>
+    public string FeatureColumnName { get; init; } = "Features";
+
     /// <summary>
     /// After early stopping has chosen the number of epochs, train again on all rows (validation rows
     /// included) for that many epochs. Small data sets gain from it; it doubles the (small) training time.

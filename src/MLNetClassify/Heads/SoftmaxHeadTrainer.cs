@@ -9,7 +9,7 @@ namespace MLNetClassify.Heads;
 /// <param name="Model">The weights to use (the best epoch's, or the refit's).</param>
 /// <param name="BestEpoch">The epoch whose validation loss was lowest (the last epoch without validation).</param>
 /// <param name="History">One entry per epoch run, refit epochs included.</param>
-public sealed record SoftmaxHeadResult(SoftmaxLayer Model, int BestEpoch, IReadOnlyList<EpochMetrics> History);
+internal sealed record SoftmaxHeadResult(SoftmaxLayer Model, int BestEpoch, IReadOnlyList<EpochMetrics> History);
 
 /// <summary>
 /// Trains a fully connected layer + softmax on fixed features with mini-batch SGD (Adam or momentum),
@@ -21,7 +21,7 @@ internal sealed class SoftmaxHeadTrainer
     private readonly SoftmaxHeadOptions _options;
 
     /// <summary>Creates a trainer; null options mean the defaults.</summary>
-    public SoftmaxHeadTrainer(SoftmaxHeadOptions? options = null)
+    internal SoftmaxHeadTrainer(SoftmaxHeadOptions? options = null)
     {
         _options = options ?? new SoftmaxHeadOptions();
         _options.Validate();
@@ -30,7 +30,9 @@ internal sealed class SoftmaxHeadTrainer
     /// <summary>Trains on <paramref name="features"/> with class indices <paramref name="labels"/> in [0, classes).</summary>
     /// <exception cref="ArgumentException">Sizes disagree, a label is out of range, or a feature is not finite.</exception>
     /// <exception cref="OperationCanceledException">Cancelled through <paramref name="cancellationToken"/>.</exception>
-    public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes, CancellationToken cancellationToken = default)
+    /// <remarks><paramref name="progress"/> receives one report per epoch; <paramref name="cancellationToken"/> stops training.</remarks>
+    public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes,
+        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default)
     {
         GradientTrainingOptions.CheckRows(features, labels, classes, "feature");
 
@@ -40,17 +42,17 @@ internal sealed class SoftmaxHeadTrainer
             : (all, Array.Empty<int>());
 
         var history = new List<EpochMetrics>();
-        var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, cancellationToken);
+        var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken);
         if (validation.Length == 0 || !_options.RefitOnAllRows)
             return new SoftmaxHeadResult(first.Model, first.BestEpoch, history);
 
-        var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, cancellationToken);
+        var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, progress, cancellationToken);
         return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
     }
 
     private (SoftmaxLayer Model, int BestEpoch) RunEpochs(
         FeatureMatrix features, IReadOnlyList<int> labels, int classes, int[] train, int[] validation,
-        string phase, int epochs, List<EpochMetrics> history, CancellationToken cancellationToken)
+        string phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken)
     {
         int d = features.Dimensions;
         var scaler = FeatureStandardizer.Fit(features, train, _options.Standardize);
@@ -60,7 +62,7 @@ internal sealed class SoftmaxHeadTrainer
         int wSize = classes * d;
         var theta = new float[wSize + classes];
         var grad = new float[theta.Length];
-        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, phase, history, _options.Progress);
+        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, phase, history, progress);
         var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);
         var rng = new Random(_options.Seed);
         var order = (int[])train.Clone();

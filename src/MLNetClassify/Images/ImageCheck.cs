@@ -1,10 +1,10 @@
-using MLNetClassify.Data;
 using Microsoft.ML.Data;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Images;
 
 /// <summary>Finds image files that cannot be decoded, before a row-by-row ML.NET pipeline would fail on them.</summary>
-public static class ImageCheck
+internal static class ImageCheck
 {
     /// <summary>Decodes every file (in parallel) and reports those that are missing or unreadable.</summary>
     public static IReadOnlyList<SkippedImage> FindUnreadable(IReadOnlyList<string> paths, CancellationToken cancellationToken = default)

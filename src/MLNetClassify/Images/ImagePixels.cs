@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using MLNetClassify.Data;
 using Microsoft.ML;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Images;
 

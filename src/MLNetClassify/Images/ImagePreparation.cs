@@ -1,6 +1,6 @@
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
-using Microsoft.ML;
 
 namespace MLNetClassify.Images;
 
@@ -9,7 +9,7 @@ namespace MLNetClassify.Images;
 /// batched featurizer and a saved model's PredictionEngine turn an image into exactly the same pixels:
 /// (load from path) → resize to S×S (ML.NET's default iso-crop, centred) → RGB planes 0–255.
 /// </summary>
-public static class ImagePreparation
+internal static class ImagePreparation
 {
     /// <summary>Column that holds the decoded image inside a pipeline.</summary>
     public const string ImageColumn = "Image";

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 namespace MLNetClassify.Images;
 
 /// <summary>Where one image comes from: a file, or an image already in memory.</summary>
-public sealed class ImageSource
+internal sealed class ImageSource
 {
     private ImageSource(string? path, MLImage? image, string name)
     {

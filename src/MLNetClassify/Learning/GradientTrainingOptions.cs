@@ -37,9 +37,6 @@ public abstract record GradientTrainingOptions
     /// <summary>Seed for the validation split, the initial weights and the batch order.</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>Receives one report per epoch; may be null.</summary>
-    public IProgress<EpochMetrics>? Progress { get; init; }
-
     /// <summary>Throws for a value out of range, naming the option.</summary>
     internal virtual void Validate()
     {

@@ -4,7 +4,7 @@ namespace MLNetClassify.Learning;
 /// A trained fully connected softmax layer on raw (unstandardized) features: p = softmax(W·x + b).
 /// </summary>
 /// <remarks>Standardization used in training is folded into <see cref="Weights"/> and <see cref="Bias"/>.</remarks>
-public sealed class SoftmaxLayer
+internal sealed class SoftmaxLayer
 {
     /// <summary>Creates a head from row-major weights (classes × features) and biases.</summary>
     /// <exception cref="ArgumentException">The sizes do not agree.</exception>

@@ -1,9 +1,9 @@
 using System.Reflection;
-using MLNetClassify.Images;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
-using Microsoft.ML;
+using MLNetClassify.Images;
 
 namespace MLNetClassify.Learning;
 

@@ -1,6 +1,6 @@
 namespace MLNetClassify.Numerics;
 
-public static partial class Kernels
+internal static partial class Kernels
 {
     /// <summary>
     /// Cross-entropy of softmax(<paramref name="logits"/>) against class <paramref name="label"/>, and its

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace MLNetClassify.Numerics;
 
-public static partial class Kernels
+internal static partial class Kernels
 {
     /// <summary>Writes log(softmax(<paramref name="logits"/>)) to <paramref name="destination"/>.</summary>
     /// <remarks>Computed as x - max - log(Σ exp(x - max)), finite for any finite logits.</remarks>

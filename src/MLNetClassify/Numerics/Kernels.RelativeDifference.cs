@@ -1,6 +1,6 @@
 namespace MLNetClassify.Numerics;
 
-public static partial class Kernels
+internal static partial class Kernels
 {
     /// <summary>‖a − b‖₂ / ‖b‖₂ in double precision: how far <paramref name="a"/> is from the reference <paramref name="b"/>.</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace MLNetClassify.Numerics;
 
-public static partial class Kernels
+internal static partial class Kernels
 {
     /// <summary>Writes softmax(<paramref name="logits"/>) to <paramref name="destination"/>.</summary>
     /// <remarks>

@@ -4,7 +4,7 @@ namespace MLNetClassify.Numerics;
 /// Small span kernels for the softmax head: spans in, destination last, guard clauses first.
 /// One operation per file of this partial class; each is tested against a naive double-precision loop.
 /// </summary>
-public static partial class Kernels
+internal static partial class Kernels
 {
     private static void ThrowIfDestinationTooShort(int needed, int actual, string name)
     {

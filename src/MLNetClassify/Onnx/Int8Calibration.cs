@@ -1,6 +1,6 @@
-using MLNetClassify.Images;
-using Microsoft.ML.Data;
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Images;
 
 namespace MLNetClassify.Onnx;
 

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
-using DataType = Onnx.TensorProto.Types.DataType;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace MLNetClassify.Onnx;
 

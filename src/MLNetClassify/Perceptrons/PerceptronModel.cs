@@ -6,7 +6,7 @@ namespace MLNetClassify.Perceptrons;
 /// <param name="Weights">Row-major weights, one row of <paramref name="Inputs"/> values per output.</param>
 /// <param name="Bias">One bias per output.</param>
 /// <param name="Inputs">Input length.</param>
-public sealed record DenseLayer(float[] Weights, float[] Bias, int Inputs)
+internal sealed record DenseLayer(float[] Weights, float[] Bias, int Inputs)
 {
     /// <summary>Output length.</summary>
     public int Outputs => Bias.Length;
@@ -19,7 +19,7 @@ public sealed record DenseLayer(float[] Weights, float[] Bias, int Inputs)
 /// A trained perceptron on raw 0–255 pixel planes: hidden layers with ReLU, then a softmax layer. Input scaling
 /// and centring used in training are folded into the first layer.
 /// </summary>
-public sealed class PerceptronModel
+internal sealed class PerceptronModel
 {
     /// <summary>Wraps layers whose sizes chain (each layer's inputs = the previous layer's outputs).</summary>
     /// <exception cref="ArgumentException">No layer, or the sizes do not chain.</exception>

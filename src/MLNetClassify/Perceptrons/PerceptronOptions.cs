@@ -2,19 +2,6 @@ using MLNetClassify.Learning;
 
 namespace MLNetClassify.Perceptrons;
 
-/// <summary>What the last layer of a perceptron computes.</summary>
-public enum PerceptronOutput
-{
-    /// <summary>One unit per class, softmax over them.</summary>
-    Softmax,
-
-    /// <summary>
-    /// Two classes only: one unit, p(second class) = σ(w·x + b), trained with binary cross-entropy. Saved as the
-    /// equivalent two-row softmax [0; w], [0; b] (softmax(0, z) = (1 − σ(z), σ(z))), so it scores like any model.
-    /// </summary>
-    Sigmoid,
-}
-
 /// <summary>Options for a perceptron on raw pixels: image resized to S×S, flattened, fully connected layers.</summary>
 /// <remarks>
 /// No hidden layer gives the lesson's single-layer perceptron (y = softmax(W·x + b)); hidden layers use ReLU.
@@ -41,11 +28,21 @@ public sealed record PerceptronOptions : GradientTrainingOptions
     /// <summary>Sizes of the hidden ReLU layers, first to last; empty for a single-layer perceptron.</summary>
     public IReadOnlyList<int> HiddenLayers { get; init; } = [];
 
-    /// <summary>Softmax over classes, or a single sigmoid unit for two classes.</summary>
-    public PerceptronOutput Output { get; init; } = PerceptronOutput.Softmax;
+    /// <summary>
+    /// False (the default): one unit per class, softmax over them. True, for two classes only: one unit,
+    /// p(second class) = σ(w·x + b), trained with binary cross-entropy, and saved as the equivalent two-row softmax
+    /// [0; w], [0; b] (softmax(0, z) = (1 − σ(z), σ(z))), so it scores like any model.
+    /// </summary>
+    public bool SigmoidOutput { get; init; }
 
-    /// <summary>Stops reading and training; Fit then throws <see cref="OperationCanceledException"/>.</summary>
-    public CancellationToken CancellationToken { get; init; }
+    /// <summary>Key column with the labels (map text labels with MapValueToKey first).</summary>
+    public string LabelColumnName { get; init; } = "Label";
+
+    /// <summary>Image column: paths (text) or in-memory images (<see cref="Microsoft.ML.Data.MLImage"/>).</summary>
+    public string ImageColumnName { get; init; } = "ImagePath";
+
+    /// <summary>Folder that relative image paths are resolved against; null when paths are absolute.</summary>
+    public string? ImageFolder { get; init; }
 
     /// <summary>The lesson's single-layer perceptron: 128×128 pixels → softmax.</summary>
     public static PerceptronOptions SingleLayer { get; } = new();

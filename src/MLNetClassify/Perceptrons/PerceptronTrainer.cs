@@ -9,7 +9,7 @@ namespace MLNetClassify.Perceptrons;
 /// <param name="BestEpoch">The epoch whose validation loss was lowest (the last epoch without validation).</param>
 /// <param name="History">One entry per epoch run.</param>
 /// <param name="TrainedParameters">Weights and biases trained (a sigmoid unit's are half the saved two-row layer's).</param>
-public sealed record PerceptronResult(PerceptronModel Model, int BestEpoch, IReadOnlyList<EpochMetrics> History, long TrainedParameters);
+internal sealed record PerceptronResult(PerceptronModel Model, int BestEpoch, IReadOnlyList<EpochMetrics> History, long TrainedParameters);
 
 /// <summary>
 /// Trains a perceptron (no hidden layer: the single-layer perceptron; hidden ReLU layers: an MLP) on raw pixel
@@ -22,7 +22,7 @@ internal sealed partial class PerceptronTrainer
     private readonly PerceptronOptions _options;
 
     /// <summary>Creates a trainer; null options mean the single-layer defaults.</summary>
-    public PerceptronTrainer(PerceptronOptions? options = null)
+    internal PerceptronTrainer(PerceptronOptions? options = null)
     {
         _options = options ?? new PerceptronOptions();
         _options.Validate();
@@ -31,22 +31,24 @@ internal sealed partial class PerceptronTrainer
     /// <summary>Trains on <paramref name="pixels"/> (0–255 values, one row per image) with class indices in [0, classes).</summary>
     /// <exception cref="ArgumentException">Sizes disagree, a label is out of range, a value is not finite, or the sigmoid output is asked for more than two classes.</exception>
     /// <exception cref="OperationCanceledException">Cancelled through <paramref name="cancellationToken"/>.</exception>
-    public PerceptronResult Train(FeatureMatrix pixels, IReadOnlyList<int> labels, int classes, CancellationToken cancellationToken = default)
+    /// <remarks><paramref name="progress"/> receives one report per epoch; <paramref name="cancellationToken"/> stops training.</remarks>
+    public PerceptronResult Train(FeatureMatrix pixels, IReadOnlyList<int> labels, int classes,
+        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default)
     {
         GradientTrainingOptions.CheckRows(pixels, labels, classes, "pixel");
-        if (_options.Output == PerceptronOutput.Sigmoid && classes != 2)
-            throw new ArgumentException($"The sigmoid output has one unit and suits two classes; the labels have {classes}. Use PerceptronOutput.Softmax.", nameof(classes));
+        if (_options.SigmoidOutput && classes != 2)
+            throw new ArgumentException($"The sigmoid output has one unit and suits two classes; the labels have {classes}. Set SigmoidOutput = false for a softmax output.", nameof(classes));
 
         var (train, validation) = _options.ValidationFraction > 0
             ? Holdout.Split(labels, _options.ValidationFraction, _options.Seed)
             : (Enumerable.Range(0, pixels.Rows).ToArray(), Array.Empty<int>());
-        bool sigmoid = _options.Output == PerceptronOutput.Sigmoid;
+        bool sigmoid = _options.SigmoidOutput;
         var network = new Network(pixels.Dimensions, _options.HiddenLayers, sigmoid ? 1 : classes, _options.BatchSize, sigmoid);
         var negativeMean = NegativeMean(pixels, train);
         var theta = network.InitialParameters(_options.Seed);
         var grad = new float[theta.Length];
         var history = new List<EpochMetrics>();
-        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, "train", history, _options.Progress);
+        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, "train", history, progress);
         var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);
         var rng = new Random(_options.Seed);
         var order = (int[])train.Clone();

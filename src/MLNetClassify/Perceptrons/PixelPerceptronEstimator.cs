@@ -1,20 +1,10 @@
-using MLNetClassify.Data;
-using MLNetClassify.Images;
-using MLNetClassify.Learning;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
-using Microsoft.ML;
+using MLNetClassify.Images;
+using MLNetClassify.Learning;
 
 namespace MLNetClassify.Perceptrons;
-
-/// <summary>What fitting a <see cref="PixelPerceptronEstimator"/> produced and measured.</summary>
-/// <param name="Model">Stock ML.NET transformers only: load, resize, pixels, [hidden layers as ONNX], softmax layer.</param>
-/// <param name="Perceptron">The trained weights.</param>
-/// <param name="Training">The epoch history.</param>
-/// <param name="Pixels">Reading the training images (time, skipped images).</param>
-/// <param name="Classes">Label names in key order.</param>
-public sealed record PixelPerceptronFit(
-    TransformerChain<ITransformer> Model, PerceptronModel Perceptron, PerceptronResult Training, FeaturizationResult Pixels, IReadOnlyList<string> Classes);
 
 /// <summary>
 /// A perceptron on raw pixels, no backbone: image (path or in-memory) + label key → resize to S×S → 3·S·S values →
@@ -25,18 +15,12 @@ public sealed record PixelPerceptronFit(
 public sealed class PixelPerceptronEstimator : IEstimator<TransformerChain<ITransformer>>
 {
     private readonly MLContext _mlContext;
-    private readonly string _labelColumnName;
-    private readonly string _imageColumnName;
-    private readonly string? _imageFolder;
     private readonly PerceptronOptions _options;
 
-    internal PixelPerceptronEstimator(MLContext mlContext, string labelColumnName, string imageColumnName, PerceptronOptions? options, string? imageFolder)
+    internal PixelPerceptronEstimator(MLContext mlContext, PerceptronOptions options)
     {
         _mlContext = mlContext;
-        _labelColumnName = labelColumnName;
-        _imageColumnName = imageColumnName;
-        _imageFolder = imageFolder;
-        _options = options ?? new PerceptronOptions();
+        _options = options ?? throw new ArgumentNullException(nameof(options));
         _options.Validate();
     }
 
@@ -44,33 +28,47 @@ public sealed class PixelPerceptronEstimator : IEstimator<TransformerChain<ITran
     public TransformerChain<ITransformer> Fit(IDataView input) => FitDetailed(input).Model;
 
     /// <summary>Fits, and returns what was measured on the way.</summary>
+    /// <param name="input">Rows with the label key and image columns.</param>
+    /// <param name="progress">Receives one report per epoch; may be null.</param>
+    /// <param name="cancellationToken">Stops reading and training; the call then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="ArgumentException">Columns are missing or of the wrong type, or no image could be read.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled through the options' token.</exception>
-    public PixelPerceptronFit FitDetailed(IDataView input)
+    public TrainingResult<TransformerChain<ITransformer>> FitDetailed(
+        IDataView input, IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default) =>
+        FitWithWeights(input, progress, cancellationToken).Result;
+
+    /// <summary>Fits, and also returns the trained weights (for tests that check the saved model's arithmetic).</summary>
+    internal (TrainingResult<TransformerChain<ITransformer>> Result, PerceptronModel Perceptron) FitWithWeights(
+        IDataView input, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (sources, labels, classes, _) = LabeledImageInput.Read(input, _labelColumnName, _imageColumnName, _imageFolder);
-        var pixels = ImagePixels.Read(_mlContext, sources, _options.ImageSize, _options.CancellationToken);
+        var (sources, labels, classes, unlabeled) = LabeledImageInput.Read(input, _options.LabelColumnName, _options.ImageColumnName, _options.ImageFolder);
+        var pixels = ImagePixels.Read(_mlContext, sources, _options.ImageSize, cancellationToken);
         if (pixels.Features.Rows == 0)
             throw new ArgumentException($"None of the {sources.Count} training images could be read; first problem: {pixels.Skipped[0].Source}: {pixels.Skipped[0].Reason}");
         var rowLabels = pixels.SourceIndices.Select(i => labels[i]).ToArray();
-        var training = new PerceptronTrainer(_options).Train(pixels.Features, rowLabels, classes.Count, _options.CancellationToken);
-        var model = Build(input, training.Model);
-        return new PixelPerceptronFit(model, training.Model, training, pixels, classes);
+        var training = new PerceptronTrainer(_options).Train(pixels.Features, rowLabels, classes.Count, progress, cancellationToken);
+        var (model, head) = Build(input, training.Model);
+        var result = new TrainingResult<TransformerChain<ITransformer>>(model, classes, training.BestEpoch, training.History, training.TrainedParameters)
+        {
+            Images = pixels,
+            UnlabeledRows = unlabeled,
+            Head = head,
+        };
+        return (result, training.Model);
     }
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
         // The last step is ML.NET's softmax-regression transformer; its outputs do not depend on the layers before it.
-        _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_labelColumnName, ImagePreparation.PixelsColumn)
+        _mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(_options.LabelColumnName, ImagePreparation.PixelsColumn)
             .GetOutputSchema(Preparation(IsPath(inputSchema)).GetOutputSchema(inputSchema));
 
     private bool IsPath(SchemaShape inputSchema) =>
-        !inputSchema.Any(c => c.Name == _imageColumnName && c.ItemType is not TextDataViewType);
+        !inputSchema.Any(c => c.Name == _options.ImageColumnName && c.ItemType is not TextDataViewType);
 
-    private TransformerChain<ITransformer> Build(IDataView input, PerceptronModel perceptron)
+    private (TransformerChain<ITransformer> Model, MulticlassPredictionTransformer<MaximumEntropyModelParameters> Head) Build(IDataView input, PerceptronModel perceptron)
     {
-        bool isPath = input.Schema[_imageColumnName].Type is TextDataViewType;
+        bool isPath = input.Schema[_options.ImageColumnName].Type is TextDataViewType;
         IEstimator<ITransformer> steps = Preparation(isPath);
         string featureColumn = ImagePreparation.PixelsColumn;
         if (perceptron.Hidden.Count > 0)
@@ -82,10 +80,10 @@ public sealed class PixelPerceptronEstimator : IEstimator<TransformerChain<ITran
         var trunk = steps.Fit(input); // these stock steps only read the schema when fitted
         var output = perceptron.Output;
         var head = StockSoftmaxLayer.Create(_mlContext, new SoftmaxLayer(output.Weights, output.Bias, output.Inputs),
-            trunk.GetOutputSchema(input.Schema), featureColumn, _labelColumnName);
-        return new TransformerChain<ITransformer>(trunk, head);
+            trunk.GetOutputSchema(input.Schema), featureColumn, _options.LabelColumnName);
+        return (new TransformerChain<ITransformer>(trunk, head), head);
     }
 
     private IEstimator<ITransformer> Preparation(bool isPath) =>
-        ImagePreparation.Estimators(_mlContext, _imageColumnName, isPath, _options.ImageSize, _imageFolder);
+        ImagePreparation.Estimators(_mlContext, _options.ImageColumnName, isPath, _options.ImageSize, _options.ImageFolder);
 }

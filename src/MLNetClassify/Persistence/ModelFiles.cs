@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Persistence;
 
 /// <summary>Saving and loading model zips, with errors that name the file.</summary>
-public static class ModelFiles
+internal static class ModelFiles
 {
     /// <summary>Saves with <c>mlContext.Model.Save</c> to a temporary file, then renames it over <paramref name="path"/>.</summary>
     public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path)

@@ -1,11 +1,11 @@
-using MLNetClassify.Data;
-using Microsoft.ML.Data;
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Persistence;
 
 /// <summary>Facts read back from a fitted or loaded classifier.</summary>
-public static class ModelInfo
+internal static class ModelInfo
 {
     /// <summary>
     /// The class names in Score order, read from the Score column's slot names (the label key's values).

@@ -1,7 +1,7 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
-using Microsoft.ML.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Persistence;
 
@@ -10,7 +10,7 @@ namespace MLNetClassify.Persistence;
 /// Runtime's first-run allocations and the JIT of ML.NET's row path (measured: ~50–60 ms first call against ~22 ms
 /// steady on 2 cores).
 /// </summary>
-public static class ModelWarmUp
+internal static class ModelWarmUp
 {
     private sealed class Scores
     {

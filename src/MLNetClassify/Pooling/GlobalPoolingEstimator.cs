@@ -1,8 +1,8 @@
 using Google.Protobuf;
-using MLNetClassify.Onnx;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
-using Microsoft.ML;
+using MLNetClassify.Onnx;
 using Onnx;
 
 namespace MLNetClassify.Pooling;
@@ -26,7 +26,7 @@ public enum GlobalPoolingKind
 /// size. Fitting reads C, H and W from the column's dimensions and emits a small ONNX graph under stock
 /// ApplyOnnxModel, which saves inside the model zip and reloads with stock ML.NET.
 /// </summary>
-public sealed class GlobalPoolingEstimator : IEstimator<OnnxTransformer>
+internal sealed class GlobalPoolingEstimator : IEstimator<OnnxTransformer>
 {
     private readonly MLContext _mlContext;
     private readonly string _outputColumnName;

@@ -1,39 +1,13 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
+using MLNetClassify.Learning;
 using MLNetClassify.Persistence;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
-using Microsoft.ML;
 
 namespace MLNetClassify.Training;
-
-/// <summary>A model trained from a split, with what was measured while training it.</summary>
-/// <param name="Model">Label text → key, image → features → softmax, predicted key → label text: save it as is.</param>
-/// <param name="InputSchema">Schema to pass to <c>mlContext.Model.Save</c> (columns ImagePath and Label).</param>
-/// <param name="Fit">Featurization and head-training details.</param>
-/// <param name="Test">Metrics on the split's test images; null when the split has none.</param>
-public sealed record TrainedClassifier(ITransformer Model, DataViewSchema InputSchema, ImageClassifierFit Fit, EvaluationSummary? Test);
-
-/// <summary>Multiclass metrics on a set of labelled images.</summary>
-/// <param name="Accuracy">Micro accuracy.</param>
-/// <param name="MacroAccuracy">Mean per-class accuracy.</param>
-/// <param name="LogLoss">Mean cross-entropy.</param>
-/// <param name="Images">Images evaluated.</param>
-/// <param name="Skipped">Images that could not be read, with reasons.</param>
-/// <param name="UnknownLabels">Images whose label the model does not know (left out of the metrics).</param>
-/// <param name="ImagesPerSecond">Throughput of the scoring.</param>
-/// <param name="ConfusionTable">ML.NET's formatted confusion table.</param>
-public sealed record EvaluationSummary(
-    double Accuracy, double MacroAccuracy, double LogLoss, int Images,
-    IReadOnlyList<SkippedImage> Skipped, IReadOnlyList<LabeledImage> UnknownLabels, double ImagesPerSecond, string ConfusionTable)
-{
-    /// <summary>True when the images went through the batched featurizer (and its cache), false when row by row.</summary>
-    public bool Batched { get; init; }
-
-    /// <summary>Images whose features came from the cache.</summary>
-    public int CacheHits { get; init; }
-}
 
 /// <summary>
 /// The Model Builder-style path from labelled image files to a saved model and its metrics, shared by the CLI
@@ -51,9 +25,14 @@ public static partial class ClassifierWorkflow
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="split">Training and test images.</param>
     /// <param name="options">Classifier options; label and image column names are set here.</param>
+    /// <param name="featurizationProgress">Receives featurization progress; may be null.</param>
+    /// <param name="epochProgress">Receives one report per training epoch; may be null.</param>
+    /// <param name="cancellationToken">Stops featurization, training and evaluation.</param>
+    /// <returns>The whole chain (label text → key, image → features → softmax, key → label text) with its input schema and the test metrics.</returns>
     /// <exception cref="ArgumentException">Fewer than two labels, or no readable training image.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled through the options' token.</exception>
-    public static TrainedClassifier Train(MLContext mlContext, DataSplit split, ImageClassifierOptions? options = null)
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static TrainingResult<ITransformer> Train(MLContext mlContext, DataSplit split, ImageClassifierOptions? options = null,
+        IProgress<FeaturizationProgress>? featurizationProgress = null, IProgress<EpochMetrics>? epochProgress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(split);
@@ -66,14 +45,14 @@ public static partial class ClassifierWorkflow
         var (train, keyMapper) = KeyedTrainingData(mlContext, split);
         var keyed = keyMapper.Transform(train);
         using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
-        var fit = new ImageClassifierEstimator(mlContext, options).FitDetailed(keyed, featurizer);
+        var fit = new ImageClassifierEstimator(mlContext, options).FitDetailed(keyed, featurizer, featurizationProgress, epochProgress, cancellationToken);
         var toText = mlContext.Transforms.Conversion.MapKeyToValue(PredictedLabelValueColumn, "PredictedLabel").Fit(fit.Model.Transform(keyed));
         var model = new TransformerChain<ITransformer>(keyMapper, fit.Model, toText);
 
         var test = split.Test.Count > 0
-            ? EvaluateWithFeaturizer(mlContext, featurizer, keyMapper, fit, split.Test, options.CancellationToken)
+            ? EvaluateWithFeaturizer(mlContext, featurizer, keyMapper, fit, split.Test, cancellationToken)
             : null;
-        return new TrainedClassifier(model, train.Schema, fit, test);
+        return Workflow(fit, model, train.Schema, test);
     }
 
     /// <summary>
@@ -171,9 +150,9 @@ public static partial class ClassifierWorkflow
     }
 
     private static EvaluationSummary EvaluateWithFeaturizer(
-        MLContext mlContext, ImageFeaturizer featurizer, ITransformer keyMapper, ImageClassifierFit fit,
+        MLContext mlContext, ImageFeaturizer featurizer, ITransformer keyMapper, TrainingResult<TransformerChain<ITransformer>> fit,
         IReadOnlyList<LabeledImage> images, CancellationToken cancellationToken) =>
-        EvaluateWithFeaturizer(mlContext, featurizer, fit.Classes, null, data => fit.Head.Transform(keyMapper.Transform(data)), images, cancellationToken);
+        EvaluateWithFeaturizer(mlContext, featurizer, fit.Classes, null, data => fit.Head!.Transform(keyMapper.Transform(data)), images, cancellationToken);
 
     private static EvaluationSummary EvaluateWithFeaturizer(
         MLContext mlContext, ImageFeaturizer featurizer, IReadOnlyList<string> classes, VectorDataViewType? featureType, Func<IDataView, IDataView> score,

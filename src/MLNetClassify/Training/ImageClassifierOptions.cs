@@ -28,9 +28,4 @@ public sealed record ImageClassifierOptions
     /// <summary>How training images are featurized (batching, threads).</summary>
     public FeaturizerOptions Featurizer { get; init; } = new();
 
-    /// <summary>Receives featurization progress; may be null.</summary>
-    public IProgress<FeaturizationProgress>? FeaturizationProgress { get; init; }
-
-    /// <summary>Stops featurization and training; Fit then throws <see cref="OperationCanceledException"/>.</summary>
-    public CancellationToken CancellationToken { get; init; }
 }

@@ -1,7 +1,7 @@
 using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Numerics;
-using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
 namespace MLNetClassify.Tests.Backbones;

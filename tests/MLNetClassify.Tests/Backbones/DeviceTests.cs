@@ -1,10 +1,10 @@
 using System.Text.Json;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Tests.Cli;
 using MLNetClassify.Tests.Featurization;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Backbones;
 
@@ -12,15 +12,19 @@ namespace MLNetClassify.Tests.Backbones;
 public class DeviceTests(LogoModelFixture fixture)
 {
     [Theory]
-    [InlineData("cpu", DeviceKind.Cpu, 0)]
-    [InlineData("CUDA", DeviceKind.Cuda, 0)]
-    [InlineData("cuda:3", DeviceKind.Cuda, 3)]
-    public void Parse_AcceptsCpuCudaAndOrdinal(string text, DeviceKind kind, int id)
+    [InlineData("cpu", false, 0)]
+    [InlineData("CUDA", true, 0)]
+    [InlineData("cuda:3", true, 3)]
+    public void Parse_AcceptsCpuCudaAndOrdinal(string text, bool cuda, int id)
     {
         var device = ExecutionDevice.Parse(text);
-        Assert.Equal(new ExecutionDevice(kind, id), device);
-        Assert.Equal(kind == DeviceKind.Cpu ? "cpu" : $"cuda:{id}", device.ToString());
+        Assert.Equal(cuda ? ExecutionDevice.Cuda(id) : ExecutionDevice.Cpu, device);
+        Assert.Equal(cuda, device.IsCuda);
+        Assert.Equal(cuda ? $"cuda:{id}" : "cpu", device.ToString());
     }
+
+    [Fact]
+    public void Default_IsTheCpu() => Assert.Equal(ExecutionDevice.Cpu, default(ExecutionDevice));
 
     [Theory]
     [InlineData("tpu")]

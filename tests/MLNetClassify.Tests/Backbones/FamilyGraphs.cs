@@ -1,8 +1,8 @@
-using DataType = Onnx.TensorProto.Types.DataType;
 using Google.Protobuf;
 using MLNetClassify.Backbones;
 using MLNetClassify.Onnx;
 using Onnx;
+using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace MLNetClassify.Tests.Backbones;
 

@@ -1,7 +1,7 @@
+using Microsoft.ML.OnnxRuntime;
 using MLNetClassify.Backbones;
 using MLNetClassify.Numerics;
 using MLNetClassify.Onnx;
-using Microsoft.ML.OnnxRuntime;
 
 namespace MLNetClassify.Tests.Backbones;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Tests.Backbones;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Cli;
 

@@ -11,7 +11,7 @@ internal static class CliRunner
     }
 
     /// <summary>One feature-cache folder for the CLI runs of this test run.</summary>
-    public static string TestCache { get; } = Path.Combine(Path.GetTempPath(), "mlnc-tests", "feature-cache-" + Environment.ProcessId);
+    public static string TestCache { get; } = Path.Combine(TestPaths.RunRoot, "feature-cache");
 
     public static Result Run(IEnumerable<string> args, string? workingDirectory = null)
     {

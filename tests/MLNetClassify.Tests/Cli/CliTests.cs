@@ -144,9 +144,13 @@ public class CliTests(LogoModelFixture fixture)
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "sends SIGINT through libc");
         var dir = TestPaths.NewTempDirectory();
+        // Enough images that featurizing (~50 img/s on 2 cores) outlasts the signal's delivery: the fixture's small
+        // set could finish training first, and the test would then see a model, not an interrupt.
+        var data = Path.Combine(TestPaths.NewTempDirectory(), "logo");
+        TestImages.LogoFolder(data, perClass: 150, seed: 5, size: 160);
         var model = Path.Combine(dir, "interrupted.zip");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll"), "train", "--data", fixture.DataDirectory, "--model", model, "--no-cache" })
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll"), "train", "--data", data, "--model", model, "--no-cache" })
             start.ArgumentList.Add(a); // no cache: a warm one would finish before the interrupt
         using var process = Process.Start(start)!;
         _ = process.StandardOutput.ReadToEndAsync();

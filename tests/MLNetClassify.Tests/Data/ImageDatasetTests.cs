@@ -1,6 +1,6 @@
-using MLNetClassify.Data;
-using Microsoft.ML.Data;
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Tests.Data;
 

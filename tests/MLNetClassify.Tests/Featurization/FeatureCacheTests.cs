@@ -1,9 +1,9 @@
 using System.Text.Json;
+using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Tests.Cli;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Featurization;
 

@@ -1,9 +1,9 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
-using Microsoft.ML.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Featurization;
 

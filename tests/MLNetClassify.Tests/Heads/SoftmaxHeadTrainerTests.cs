@@ -79,9 +79,9 @@ public class SoftmaxHeadTrainerTests
         var options = new SoftmaxHeadOptions
         {
             Epochs = 200, LearningRate = 0.05f, L2 = 0, ValidationFraction = 0.3f, EarlyStoppingPatience = 5,
-            RefitOnAllRows = false, Progress = new Collect(progress),
+            RefitOnAllRows = false,
         };
-        var result = new SoftmaxHeadTrainer(options).Train(x, y, 3);
+        var result = new SoftmaxHeadTrainer(options).Train(x, y, 3, new Collect(progress));
 
         Assert.Equal(result.History, progress);
         Assert.True(result.History.Count < 200, "expected early stopping to end training");
@@ -135,7 +135,7 @@ public class SoftmaxHeadTrainerTests
         var (x, y) = Blobs(5, 2, 3, 1, 1);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        Assert.ThrowsAny<OperationCanceledException>(() => new SoftmaxHeadTrainer().Train(x, y, 2, cts.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => new SoftmaxHeadTrainer().Train(x, y, 2, null, cts.Token));
     }
 
     private sealed class Collect(List<EpochMetrics> list) : IProgress<EpochMetrics>

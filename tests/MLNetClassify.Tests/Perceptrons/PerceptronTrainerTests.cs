@@ -1,4 +1,3 @@
-using MLNetClassify.Cli;
 using MLNetClassify.Data;
 using MLNetClassify.Perceptrons;
 
@@ -53,9 +52,9 @@ public sealed class PerceptronTrainerTests
     public void Train_SigmoidWithThreeClasses_ThrowsForSoftmaxAdvice()
     {
         var pixels = new FeatureMatrix(new float[6 * 4], 6, 4);
-        var trainer = new PerceptronTrainer(new PerceptronOptions { ImageSize = 8, Output = PerceptronOutput.Sigmoid });
+        var trainer = new PerceptronTrainer(new PerceptronOptions { ImageSize = 8, SigmoidOutput = true });
         var e = Assert.Throws<ArgumentException>(() => trainer.Train(pixels, [0, 1, 2, 0, 1, 2], 3));
-        Assert.Contains("PerceptronOutput.Softmax", e.Message);
+        Assert.Contains("SigmoidOutput = false", e.Message);
     }
 
     [Fact]
@@ -63,9 +62,9 @@ public sealed class PerceptronTrainerTests
         Assert.Throws<ArgumentException>(() => new PerceptronTrainer(new PerceptronOptions { HiddenLayers = [16, 0] }));
 
     [Theory]
-    [InlineData(PerceptronOutput.Sigmoid)]
-    [InlineData(PerceptronOutput.Softmax)]
-    public void Train_SeparablePixels_LearnsThem_AndFoldsScalingIntoTheFirstLayer(PerceptronOutput output)
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Train_SeparablePixels_LearnsThem_AndFoldsScalingIntoTheFirstLayer(bool sigmoid)
     {
         // Class 1 is brighter in the first half of the pixels, darker in the second; noise everywhere.
         const int n = 200, d = 24;
@@ -79,12 +78,12 @@ public sealed class PerceptronTrainerTests
                 values[r * d + j] = Math.Clamp(128 + (labels[r] == 1 == (j < d / 2) ? 25 : -25) + rng.Next(-60, 61), 0, 255);
         }
         var pixels = new FeatureMatrix(values, n, d);
-        var result = new PerceptronTrainer(new PerceptronOptions { ImageSize = 8, Output = output, Epochs = 40, LearningRate = 1e-2f }).Train(pixels, labels, 2);
+        var result = new PerceptronTrainer(new PerceptronOptions { ImageSize = 8, SigmoidOutput = sigmoid, Epochs = 40, LearningRate = 1e-2f }).Train(pixels, labels, 2);
 
         int correct = Enumerable.Range(0, n).Count(r => (result.Model.Predict(pixels.Row(r))[1] > 0.5f ? 1 : 0) == labels[r]);
         Assert.True(correct >= 0.95 * n, $"{correct}/{n} right");
         Assert.Equal(2, result.Model.Classes);
-        if (output == PerceptronOutput.Sigmoid)
+        if (sigmoid)
         {
             // One trained unit, saved as the two-class softmax rows [0; w], [0; b].
             Assert.All(result.Model.Output.Weights.Take(d), w => Assert.Equal(0f, w));

@@ -1,11 +1,12 @@
 using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
 using MLNetClassify.Perceptrons;
 using MLNetClassify.Tests.Cli;
 using MLNetClassify.Training;
-using Microsoft.ML.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Perceptrons;
 
@@ -48,7 +49,7 @@ public sealed class PixelPerceptronTests(ColourDataFixture data) : IClassFixture
         var trained = ClassifierWorkflow.TrainPerceptron(ml, data.Split, Options(kind));
         Assert.True(trained.Test!.Accuracy >= 0.9, $"{kind} test accuracy {trained.Test.Accuracy:F3}");
 
-        var (accuracy, _) = ReloadCheck.SaveLoadAndCompare(ml, trained.Model, trained.InputSchema, data.Split.Test, ColourImages.Labels, i => i);
+        var (accuracy, _) = ReloadCheck.SaveLoadAndCompare(ml, trained.Model, trained.InputSchema!, data.Split.Test, ColourImages.Labels, i => i);
         Assert.True(accuracy >= 0.9, $"{kind} accuracy after reload {accuracy:F3}");
     }
 
@@ -59,14 +60,16 @@ public sealed class PixelPerceptronTests(ColourDataFixture data) : IClassFixture
         // The stock steps (pixels, ONNX Gemm/Relu, ML.NET's softmax layer) must compute exactly the trained network.
         var ml = new MLContext(1);
         var options = Options(kind);
-        var trained = ClassifierWorkflow.TrainPerceptron(ml, data.Split, options);
-        using var engine = ml.Model.CreatePredictionEngine<LabeledImage, ScoredImage>(trained.Model);
+        var (train, _) = (ImageDataset.ToDataView(ml, data.Split.Train), 0);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", "Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train).Transform(train);
+        var (fit, perceptron) = ml.ImageClassification().PixelPerceptron(options).FitWithWeights(keyed, null, default);
+        using var engine = ml.Model.CreatePredictionEngine<LabeledImage, ScoredImage>(fit.Model);
         using var readers = new PixelReaders(ml, options.ImageSize);
         var pixels = new float[3 * options.ImageSize * options.ImageSize];
         foreach (var image in data.Split.Test.Take(10))
         {
             Assert.Null(readers.TryRead(ImageSource.FromFile(image.ImagePath), pixels));
-            var expected = trained.Fit.Perceptron.Predict(pixels);
+            var expected = perceptron.Predict(pixels);
             var actual = engine.Predict(image).Score;
             Assert.True(expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max() <= 1e-4, $"{image.ImagePath}: {string.Join(",", expected)} vs {string.Join(",", actual)}");
         }
@@ -79,7 +82,7 @@ public sealed class PixelPerceptronTests(ColourDataFixture data) : IClassFixture
         var encoded = data.Split.Train.Select(i => ((Stream)new MemoryStream(File.ReadAllBytes(i.ImagePath)), i.Label)).ToList();
         var view = ImageDataset.FromEncodedImages(ml, encoded);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Key", "Label").Fit(view).Transform(view);
-        var estimator = ml.ImageClassification().PixelPerceptron("Key", "Image", PerceptronOptions.SingleLayer with { ImageSize = 16, Epochs = 30 });
+        var estimator = ml.ImageClassification().PixelPerceptron(PerceptronOptions.SingleLayer with { LabelColumnName = "Key", ImageColumnName = "Image", ImageSize = 16, Epochs = 30 });
         var model = estimator.Fit(keyed);
         var scored = model.Transform(keyed);
         var metrics = ml.MulticlassClassification.Evaluate(scored, "Key");
@@ -94,10 +97,10 @@ public sealed class PixelPerceptronTests(ColourDataFixture data) : IClassFixture
         File.WriteAllText(bad, "plain text");
         var rows = data.Split.Train.Append(new LabeledImage(bad, "red")).ToList();
         var view = ml.Transforms.Conversion.MapValueToKey("Key", nameof(LabeledImage.Label)).Fit(ImageDataset.ToDataView(ml, rows)).Transform(ImageDataset.ToDataView(ml, rows));
-        var fit = ml.ImageClassification().PixelPerceptron("Key", options: PerceptronOptions.SingleLayer with { ImageSize = 16, Epochs = 5 }).FitDetailed(view);
-        var skipped = Assert.Single(fit.Pixels.Skipped);
+        var fit = ml.ImageClassification().PixelPerceptron(PerceptronOptions.SingleLayer with { LabelColumnName = "Key", ImageSize = 16, Epochs = 5 }).FitDetailed(view);
+        var skipped = Assert.Single(fit.Images!.Skipped);
         Assert.Equal(bad, skipped.Source);
-        Assert.Equal(data.Split.Train.Count, fit.Pixels.Features.Rows);
+        Assert.Equal(data.Split.Train.Count, fit.Images.Features.Rows);
     }
 
     [Fact]

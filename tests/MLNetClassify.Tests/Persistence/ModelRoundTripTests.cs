@@ -1,9 +1,9 @@
 using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Data;
 using MLNetClassify.Persistence;
 using MLNetClassify.Tests.Cli;
-using Microsoft.ML.Data;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Persistence;
 

@@ -1,13 +1,12 @@
-using MLNetClassify.Backbones;
-using MLNetClassify.Data;
-using MLNetClassify.Heads;
-using MLNetClassify.Onnx;
-using MLNetClassify.Pooling;
-using MLNetClassify.Tests.Featurization;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Transforms;
-using Microsoft.ML;
+using MLNetClassify.Backbones;
+using MLNetClassify.Data;
+using MLNetClassify.Onnx;
+using MLNetClassify.Pooling;
+using MLNetClassify.Tests.Featurization;
 
 namespace MLNetClassify.Tests.Pooling;
 
@@ -109,7 +108,7 @@ public class GlobalPoolingTests(LogoModelFixture fixture)
         var keyed = keys.Transform(train);
         var at224 = ml.ImageClassification().FeatureMaps("Map", backbone: BackboneCatalog.ResNet18AtSize(224))
             .Append(ml.ImageClassification().GlobalPooling("Features", "Map")).Fit(keyed);
-        var head = ml.ImageClassification().SoftmaxHead("LabelKey", "Features", new SoftmaxHeadOptions { Epochs = 40 }).Fit(at224.Transform(keyed));
+        var head = ml.ImageClassification().SoftmaxHead("LabelKey", "Features", epochs: 40).Fit(at224.Transform(keyed));
 
         // The same head behind a 160-pixel backbone: global pooling makes the feature length independent of size.
         var at160 = ml.ImageClassification().FeatureMaps("Map", backbone: BackboneCatalog.ResNet18AtSize(160))

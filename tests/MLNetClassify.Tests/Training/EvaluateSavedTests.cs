@@ -1,7 +1,7 @@
+using Microsoft.ML;
 using MLNetClassify.Featurization;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Training;
 

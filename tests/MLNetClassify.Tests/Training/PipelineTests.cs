@@ -1,9 +1,8 @@
 using System.Reflection;
-using MLNetClassify.Data;
-using MLNetClassify.Heads;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
-using Microsoft.ML;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Tests.Training;
 
@@ -65,7 +64,7 @@ public class PipelineTests(LogoModelFixture fixture)
     {
         var ml = new MLContext(1);
         var train = ImageDataset.ToDataView(ml, fixture.Split.Train.Where((_, i) => i % 3 == 0)); // row-by-row featurization: keep it small
-        var head = ml.ImageClassification().SoftmaxHead("LabelKey", "Feats", new SoftmaxHeadOptions { Epochs = 30 });
+        var head = ml.ImageClassification().SoftmaxHead("LabelKey", "Feats", epochs: 30);
         var pipeline = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
             .Append(ml.ImageClassification().FeaturizeImages("Feats", "ImagePath"))
             .Append(head);
@@ -76,9 +75,16 @@ public class PipelineTests(LogoModelFixture fixture)
         var scored = model.Transform(ml.Data.LoadFromEnumerable(probe));
         var features = scored.GetColumn<float[]>("Feats").ToList();
         var scores = scored.GetColumn<float[]>("Score").ToList();
+        // The fitted head is ML.NET's own softmax layer: its weights and biases give the scores as softmax(W·x + b).
+        var layer = model.LastTransformer.Model;
+        VBuffer<float>[] weights = [];
+        layer.GetWeights(ref weights, out int classes);
+        var biases = layer.GetBiases().ToArray();
         for (int i = 0; i < probe.Count; i++)
         {
-            var expected = head.LastResult!.Model.Predict(features[i]);
+            var expected = Enumerable.Range(0, classes).Select(k => weights[k].DenseValues().Zip(features[i], (w, x) => (double)w * x).Sum() + biases[k]).ToArray();
+            double max = expected.Max(), sum = expected.Sum(z => Math.Exp(z - max));
+            expected = expected.Select(z => Math.Exp(z - max) / sum).ToArray();
             Assert.True(expected.Zip(scores[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-5);
         }
     }

@@ -1,6 +1,6 @@
+using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Training;
-using Microsoft.ML;
 
 namespace MLNetClassify.Tests.Training;
 

@@ -1,0 +1,38 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using MLNetClassify.Data;
+
+namespace MLNetClassify.Learning;
+
+/// <summary>
+/// What a fit produced and measured: the model, and the training history behind it. Every trainer of the library
+/// returns one from <c>FitDetailed</c>; <see cref="Training.ClassifierWorkflow"/> adds the input schema and the test metrics.
+/// </summary>
+/// <typeparam name="TModel">The fitted transformer: ML.NET's multiclass prediction transformer for the softmax head, a chain ending in it for image trainers.</typeparam>
+/// <param name="Model">The fitted model: stock ML.NET transformers only, ready for Save and PredictionEngine.</param>
+/// <param name="Classes">Label names in key order (the order of the Score vector).</param>
+/// <param name="BestEpoch">The epoch whose validation loss was lowest (the last epoch without validation).</param>
+/// <param name="Epochs">One entry per epoch run, refit epochs included.</param>
+/// <param name="TrainedParameters">Weights and biases trained (a sigmoid unit's are half its saved two-row layer's).</param>
+public sealed record TrainingResult<TModel>(TModel Model, IReadOnlyList<string> Classes, int BestEpoch, IReadOnlyList<EpochMetrics> Epochs, long TrainedParameters)
+    where TModel : class, ITransformer
+{
+    /// <summary>Reading the training images (features or pixels, time, skipped images); null for trainers fed features.</summary>
+    public FeaturizationResult? Images { get; init; }
+
+    /// <summary>Rows left out because their label key was missing.</summary>
+    public int UnlabeledRows { get; init; }
+
+    /// <summary>Why the requested device was not used (the CPU was); null when it was.</summary>
+    public string? DeviceFallback { get; init; }
+
+    /// <summary>The schema the model takes (what <c>mlContext.Model.Save</c> needs); set by the workflow.</summary>
+    public DataViewSchema? InputSchema { get; init; }
+
+    /// <summary>Metrics on the test images; set by the workflow when the split has test images.</summary>
+    public EvaluationSummary? Test { get; init; }
+
+    /// <summary>The model's softmax layer, which also scores features made by the batched featurizer.</summary>
+    internal MulticlassPredictionTransformer<MaximumEntropyModelParameters>? Head { get; init; }
+}
