@@ -98,6 +98,8 @@ internal static class BenchCommand
                 ours_train_seconds = ours.FirstTrainSeconds,
                 ours_retrain_seconds = ours.SecondTrainSeconds,
                 cached_rerun_ratio = ours.SecondTrainSeconds / ours.FirstTrainSeconds,
+                retrain_cache_hits = ours.RetrainCacheHits,
+                retrain_images = ours.RetrainImages,
                 peer_train_seconds = peer.FirstTrainSeconds,
                 ours_zip_bytes = ours.ZipBytes,
                 peer_zip_bytes = peer.ZipBytes,

@@ -83,6 +83,25 @@ internal sealed class FamilyGraphs
         return ("", [], TensorLayout.Nchw);
     });
 
+    /// <summary>
+    /// A classifier with a catalogue preset's input name, input size, channel count and feature-map side: max pooling
+    /// down to the side, a 1×1 convolution to the channels, ReLU ("features"), global average pool, Gemm, softmax.
+    /// </summary>
+    public static Family PresetShaped(string dir, BackboneSpec preset)
+    {
+        int size = preset.InputSize, side = preset.FeatureMapSide ?? 7, channels = preset.Channels;
+        int stride = size / side, kernel = size - (side - 1) * stride; // (size − kernel) / stride + 1 = side
+        return Save(dir, "preset-" + preset.Name.Replace('/', '-'), 5, f =>
+        {
+            string input = preset.InputNode ?? "image";
+            f._g.Input.Add(OnnxBuild.Tensor(input, DataType.Float, "batch", 3, size, size));
+            var pooled = f.Node("MaxPool", [input], OnnxBuild.Ints("kernel_shape", kernel, kernel), OnnxBuild.Ints("strides", stride, stride));
+            var map = f.Relu(f.Node("Conv", [pooled, f.Weights([channels, 3, 1, 1]), f.Weights([channels])], OnnxBuild.Ints("kernel_shape", 1, 1)), "features");
+            f.Softmax(f.Gemm(f.Node("Flatten", [f.Node("GlobalAveragePool", [map])], OnnxBuild.Attr("axis", 1)), channels, 10));
+            return ("features", [channels, side, side], TensorLayout.Nchw);
+        });
+    }
+
     private static Family Save(string dir, string name, int seed, Func<FamilyGraphs, (string, int[], TensorLayout)> build)
     {
         var f = new FamilyGraphs(seed);

@@ -69,6 +69,29 @@ public class ImageFeaturizerTests
     }
 
     [Fact]
+    public void Featurize_Batched_EqualsTheRowByRowPipeline_WithRelativePathsUnderAnImageFolder()
+    {
+        // Training featurizes in batches; the saved model featurizes row by row with ML.NET's own transforms. Both run
+        // the same image steps and the same graph, so the features must agree (ONNX Runtime may order the arithmetic of
+        // a batch of 8 and of 1 differently: tolerance 1e-5 relative L2).
+        var dir = TestPaths.NewTempDirectory();
+        var images = TestImages.LogoFolder(dir, 5, seed: 12, size: 150);
+        var ml = new MLContext(1);
+        using var featurizer = ml.ImageClassification().CreateFeaturizer();
+        var batched = featurizer.Featurize(images.Select(i => i.ImagePath).ToList());
+
+        var relative = images.Select(i => new LabeledImage(Path.GetRelativePath(dir, i.ImagePath), i.Label)).ToList();
+        Assert.All(relative, r => Assert.False(Path.IsPathRooted(r.ImagePath)));
+        var view = ml.Data.LoadFromEnumerable(relative);
+        var rowByRow = ml.ImageClassification().FeaturizeImages("F", imageFolder: dir).Fit(view);
+        var features = rowByRow.Transform(view).GetColumn<float[]>("F").ToArray();
+
+        Assert.Equal(images.Count, batched.Features.Rows);
+        double worst = Enumerable.Range(0, images.Count).Max(i => RelativeL2(batched.Features.Row(i), features[i]));
+        Assert.True(worst <= 1e-5, $"batched against row by row: relative L2 up to {worst:E2}");
+    }
+
+    [Fact]
     public void Featurize_UnreadableImages_AreReportedAndTheRestKeepTheirPlace()
     {
         var dir = TestPaths.NewTempDirectory();

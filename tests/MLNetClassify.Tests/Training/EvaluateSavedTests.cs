@@ -1,4 +1,6 @@
 using Microsoft.ML;
+using Microsoft.ML.Transforms;
+using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
@@ -28,6 +30,30 @@ public class EvaluateSavedTests(LogoModelFixture fixture)
             Assert.Equal(rowByRow.MacroAccuracy, batched.MacroAccuracy, 1e-9);
             Assert.Equal(rowByRow.LogLoss, batched.LogLoss, 1e-4);
         }
+    }
+
+    [Fact]
+    public void EvaluateSaved_ZipWithoutOneFeaturizerGraph_FallsBackToRowByRow_WithTheSameMetrics()
+    {
+        // A feature-map + global-pooling model has two ONNX steps: no single featurizer graph to batch, so
+        // EvaluateSaved scores through the loaded model row by row, as Evaluate does.
+        var ml = new MLContext(1);
+        var train = ImageDataset.ToDataView(ml, fixture.Split.Train.Where((_, i) => i % 2 == 0));
+        var pipeline = ml.Transforms.Conversion.MapValueToKey(ClassifierWorkflow.LabelKeyColumn, "Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+            .Append(ml.ImageClassification().FeatureMaps("Map"))
+            .Append(ml.ImageClassification().GlobalPooling("Features", "Map"))
+            .Append(ml.ImageClassification().SoftmaxHead(ClassifierWorkflow.LabelKeyColumn, "Features", epochs: 30));
+        var path = Path.Combine(TestPaths.NewTempDirectory(), "gap.zip");
+        ml.ImageClassification().SaveModel(pipeline.Fit(train), train.Schema, path);
+        Assert.Null(ModelFiles.ReadFeaturizerGraph(path)); // two ONNX entries
+
+        var saved = ClassifierWorkflow.EvaluateSaved(ml, path, fixture.Split.Test, new FeaturizerOptions { CacheDirectory = TestPaths.NewTempDirectory() });
+        var rowByRow = ClassifierWorkflow.Evaluate(ml, ModelFiles.Load(ml, path), fixture.Split.Test);
+        Assert.False(saved.Batched);
+        Assert.Equal(0, saved.CacheHits);
+        Assert.Equal(rowByRow.Images, saved.Images);
+        Assert.Equal(rowByRow.Accuracy, saved.Accuracy, 1e-9);
+        Assert.Equal(rowByRow.LogLoss, saved.LogLoss, 1e-9);
     }
 
     [Fact]

@@ -60,6 +60,27 @@ public class PipelineTests(LogoModelFixture fixture)
     }
 
     [Fact]
+    public void Classifier_RelativePathsUnderAnImageFolder_TrainBatched_AndTheSavedModelScoresThem()
+    {
+        // Relative paths resolve against ImageFolder both while training (the batched featurizer) and in the saved
+        // model (ML.NET's LoadImages with its folder), which then scores the same relative paths after a reload.
+        var ml = new MLContext(1);
+        var root = fixture.DataDirectory;
+        LabeledImage Relative(LabeledImage i) => new(Path.GetRelativePath(root, i.ImagePath), i.Label);
+        var train = ml.Data.LoadFromEnumerable(fixture.Split.Train.Select(Relative).ToList());
+        var keys = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(train);
+        var fit = ml.ImageClassification().Classifier("LabelKey", "ImagePath", imageFolder: root).FitDetailed(keys.Transform(train));
+        Assert.Empty(fit.Images!.Skipped);
+        Assert.Equal(fixture.Split.Train.Count, fit.Images.Features.Rows);
+
+        var model = new TransformerChain<ITransformer>(keys, fit.Model);
+        var test = fixture.Split.Test.Select(Relative).ToList();
+        Assert.All(test, t => Assert.False(Path.IsPathRooted(t.ImagePath)));
+        var (accuracy, _) = ReloadCheck.SaveLoadAndCompare(ml, model, train.Schema, test, ["logo", "other"], i => i);
+        Assert.True(accuracy >= 0.8, $"accuracy after reload on relative paths {accuracy:F3}");
+    }
+
+    [Fact]
     public void FeaturizeImagesThenSoftmaxHead_ScoresEqualTheTrainedHead()
     {
         var ml = new MLContext(1);

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MLNetClassify.Persistence;
+using MLNetClassify.Tests.Backbones;
+
+namespace MLNetClassify.Tests.Cli;
+
+/// <summary>Options that change what is built (input size, weight storage, cut node, preset), and a shared cache.</summary>
+[Collection(LogoModelCollection.Name)]
+public class OptionCliTests(LogoModelFixture fixture)
+{
+    private static JsonElement LastJson(CliRunner.Result run)
+    {
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
+    }
+
+    [Fact]
+    public void Train_InputSizeAndFloat32Weights_AreInTheSavedGraph()
+    {
+        var model = Path.Combine(TestPaths.NewTempDirectory(), "m160.zip");
+        var train = LastJson(CliRunner.Run(["train", "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--model", model,
+            "--input-size", "160", "--weights", "Float32", "--epochs", "10", "--no-cache", "--json"]));
+        Assert.Equal(160, train.GetProperty("input_size").GetInt32());
+        Assert.Equal("float32", train.GetProperty("weights").GetString());
+
+        var saved = ModelFiles.ReadFeaturizerGraph(model)!;
+        Assert.Equal(160, saved.InputSize);
+        // Float32 storage keeps ResNet18's 11.7 M weights as 4-byte floats (float16 storage: about half).
+        Assert.True(saved.Graph.Length > 44_000_000, $"graph of {saved.Graph.Length} bytes");
+    }
+
+    [Fact]
+    public void InspectAndTrain_FeatureNode_CutWhereTold_AndPresetIsHonoured()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var graph = FamilyGraphs.TwoPooledBranches(dir); // undecidable on its own: two pooled branches join
+        var inspect = LastJson(CliRunner.Run(["backbones", "inspect", graph.Path, "--feature-node", "branch_b", "--preset", "torchvision/resnet50", "--json"]));
+        Assert.Equal("branch_b", inspect.GetProperty("feature_node").GetString());
+        Assert.Equal("torchvision/resnet50", inspect.GetProperty("preset").GetString());
+        Assert.Equal([4, 32, 32], inspect.GetProperty("feature_shape").EnumerateArray().Select(e => e.GetInt32()));
+
+        ColourImages.Folder(Path.Combine(dir, "colours"), 12, seed: 3, size: 40);
+        var model = Path.Combine(dir, "m.zip");
+        var run = CliRunner.Run(["train", "--data", Path.Combine(dir, "colours"), "--model", model, "--backbone", graph.Path, "--feature-node", "branch_a",
+            "--epochs", "50", "--no-cache", "--json"]);
+        var train = LastJson(run);
+        Assert.Contains("4 features from branch_a", run.Stderr);
+        Assert.True(File.Exists(model));
+        Assert.Equal(4, ModelFiles.ReadFeaturizerGraph(model)!.Channels);
+    }
+
+    [Fact]
+    public void Featurize_ThreeProcessesIntoOneCache_LeaveEveryEntrySound()
+    {
+        // The same images, the same cache folder, three processes at once: every entry is written atomically, so a
+        // fourth run finds all of them and none damaged.
+        var dir = TestPaths.NewTempDirectory();
+        var data = Path.Combine(dir, "data");
+        TestImages.LogoFolder(data, 8, seed: 41, size: 96);
+        var cache = Path.Combine(dir, "cache");
+        var runs = Enumerable.Range(0, 3)
+            .Select(_ => Task.Run(() => CliRunner.Run(["featurize", "--data", data, "--cache", cache, "--json"])))
+            .ToArray();
+        Task.WaitAll(runs);
+        foreach (var run in runs)
+        {
+            Assert.True(run.Result.ExitCode == 0, run.Result.Stderr);
+            Assert.DoesNotContain("damaged", run.Result.Stderr);
+        }
+
+        var last = CliRunner.Run(["featurize", "--data", data, "--cache", cache, "--json"]);
+        var summary = LastJson(last);
+        Assert.Equal(16, summary.GetProperty("cache_hits").GetInt32());
+        Assert.Equal(0, summary.GetProperty("featurized").GetInt32());
+        Assert.DoesNotContain("warning", last.Stderr);
+        Assert.Empty(Directory.GetFiles(cache, "*.tmp", SearchOption.AllDirectories));
+    }
+}
