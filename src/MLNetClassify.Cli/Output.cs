@@ -1,4 +1,4 @@
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.Json;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
@@ -8,21 +8,14 @@ namespace MLNetClassify.Cli;
 /// <summary>How verbs talk: results on stdout (text, or one JSON object per line), progress and warnings on stderr.</summary>
 internal static class Output
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
-    /// <summary>Writes <paramref name="value"/> as one JSON line on stdout.</summary>
-    public static void JsonLine(object value) => System.Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
+    /// <summary>Writes <paramref name="value"/> as one JSON line on stdout, through its source-generated contract.</summary>
+    public static void JsonLine<T>(T value, JsonTypeInfo<T> contract) => Console.Out.WriteLine(JsonSerializer.Serialize(value, contract));
 
     /// <summary>A step of the work, on stderr so that stdout stays parseable.</summary>
-    public static void Step(string message) => System.Console.Error.WriteLine(message);
+    public static void Step(string message) => Console.Error.WriteLine(message);
 
     /// <summary>A warning on stderr.</summary>
-    public static void Warn(string message) => System.Console.Error.WriteLine($"warning: {message}");
+    public static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
 
     /// <summary>Reports each skipped image on stderr.</summary>
     public static void ReportSkipped(IEnumerable<SkippedImage> skipped, string what)
@@ -39,7 +32,7 @@ internal static class Output
         {
             if (p.Done < p.Total && DateTime.UtcNow - last < TimeSpan.FromSeconds(0.5)) return;
             last = DateTime.UtcNow;
-            System.Console.Error.WriteLine($"  {label}: {p.Done}/{p.Total} images, {p.ImagesPerSecond:F1} img/s");
+            Console.Error.WriteLine($"  {label}: {p.Done}/{p.Total} images, {p.ImagesPerSecond:F1} img/s");
         });
     }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Serialization;
 using MLNetClassify.Backbones;
 
 namespace MLNetClassify.Cli.Commands;
@@ -17,6 +18,17 @@ internal static class BackbonesCommand
         Description = "With an ONNX file: cut at this node output instead of the detected feature map.",
     };
 
+    /// <summary>One catalogue row of <c>backbones --json</c>.</summary>
+    internal sealed record Row(string Name, int InputSize, float Crop, string Order, float Scale, int Channels, bool Embedded, string File, string? Licence);
+
+    /// <summary>The JSON line of <c>backbones inspect --json</c>; "preset" is written even when null.</summary>
+    internal sealed record Inspection(
+        InputInfo Input, string Layout, string FeatureNode, IReadOnlyList<int> FeatureShape, string FeatureLayout, int InputSize, bool AnyInputSize,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Preset);
+
+    /// <summary>The image input of an inspected graph.</summary>
+    internal sealed record InputInfo(string Name, IReadOnlyList<long> Shape);
+
     public static Command Create()
     {
         var json = CommonOptions.Json();
@@ -28,10 +40,9 @@ internal static class BackbonesCommand
         {
             file, preset, featureNode, inspectJson,
         };
-        inspect.SetAction((result, _) => Task.FromResult(CommonOptions.Guard(() =>
-            Inspect(result.GetValue(file)!, result.GetValue(preset), result.GetValue(featureNode), result.GetValue(inspectJson)))));
+        Verb.SetAction(inspect, (result, _) => Inspect(result.GetValue(file)!, result.GetValue(preset), result.GetValue(featureNode), result.GetValue(inspectJson)));
         var command = new Command("backbones", "List the backbone catalogue: the embedded ResNet18, and presets for ONNX files you bring.") { json, inspect };
-        command.SetAction((result, _) => Task.FromResult(CommonOptions.Guard(() => List(result.GetValue(json)))));
+        Verb.SetAction(command, (result, _) => List(result.GetValue(json)));
         return command;
     }
 
@@ -70,26 +81,16 @@ internal static class BackbonesCommand
 
     private static int List(bool json)
     {
-        var rows = BackboneCatalog.All.Select(b => new
-        {
-            name = b.Name,
-            input_size = b.InputSize,
-            crop = b.CropFraction,
-            order = b.Order.ToString().ToUpperInvariant(),
-            scale = b.PixelScale,
-            channels = b.Channels,
-            embedded = b.Embedded,
-            file = b.Embedded ? "embedded" : File.Exists(b.ResolveModelFile()) ? b.ResolveModelFile() : $"needs {b.ModelFile}",
-            licence = b.Licence,
-        }).ToList();
+        var rows = BackboneCatalog.All.Select(b => new Row(b.Name, b.InputSize, b.CropFraction, b.Order.ToString().ToUpperInvariant(), b.PixelScale,
+            b.Channels, b.Embedded, b.Embedded ? "embedded" : File.Exists(b.ResolveModelFile()) ? b.ResolveModelFile() : $"needs {b.ModelFile}", b.Licence)).ToList();
         if (json)
         {
-            Output.JsonLine(rows);
+            Output.JsonLine(rows, CliJson.Default.BackboneRows);
             return 0;
         }
         Console.WriteLine($"{"name",-28} {"input",5} {"crop",5} {"order",5} {"scale",7} {"features",8}  file");
         foreach (var r in rows)
-            Console.WriteLine($"{r.name,-28} {r.input_size,5} {r.crop,5:0.###} {r.order,5} {r.scale,7:0.####} {r.channels,8}  {r.file}");
+            Console.WriteLine($"{r.Name,-28} {r.InputSize,5} {r.Crop,5:0.###} {r.Order,5} {r.Scale,7:0.####} {r.Channels,8}  {r.File}");
         return 0;
     }
 
@@ -101,18 +102,8 @@ internal static class BackbonesCommand
         var found = Backbone.Inspect(file, preset, featureNode);
         if (json)
         {
-            // A dictionary, so that "preset": null is written rather than left out.
-            Output.JsonLine(new Dictionary<string, object?>
-            {
-                ["input"] = new { name = found.Input, shape = found.InputShape },
-                ["layout"] = found.Layout.ToString().ToUpperInvariant(),
-                ["feature_node"] = found.FeatureNode,
-                ["feature_shape"] = found.FeatureShape,
-                ["feature_layout"] = found.FeatureLayout.ToString().ToUpperInvariant(),
-                ["input_size"] = found.InputSize,
-                ["any_input_size"] = found.AnyInputSize,
-                ["preset"] = found.Preset,
-            });
+            Output.JsonLine(new Inspection(new InputInfo(found.Input, found.InputShape), found.Layout.ToString().ToUpperInvariant(), found.FeatureNode,
+                found.FeatureShape, found.FeatureLayout.ToString().ToUpperInvariant(), found.InputSize, found.AnyInputSize, found.Preset), CliJson.Default.Inspection);
             return 0;
         }
         Console.WriteLine($"input         {found.Input} [{string.Join(",", found.InputShape.Select(d => d > 0 ? d.ToString() : "?"))}] {found.Layout.ToString().ToUpperInvariant()}");

@@ -17,11 +17,16 @@ internal static class BaselinesCommand
     {
         var data = CommonOptions.Data();
         var split = CommonOptions.Split();
-        var testFraction = new Option<double>("--test-fraction") { Description = "Test share of each label when no split file is given.", DefaultValueFactory = _ => 0.2 };
-        var seed = new Option<int>("--seed") { Description = "Seed for the split and for training.", DefaultValueFactory = _ => 1 };
-        var slpSize = new Option<int>("--slp-size") { Description = "Side S of the S×S pixels the single-layer perceptron sees.", DefaultValueFactory = _ => PerceptronOptions.SingleLayer.ImageSize };
-        var mlpSize = new Option<int>("--mlp-size") { Description = "Side S of the S×S pixels the multi-layer perceptron sees.", DefaultValueFactory = _ => PerceptronOptions.MultiLayer.ImageSize };
-        var hidden = new Option<string>("--hidden") { Description = "The MLP's hidden ReLU layer sizes, comma-separated.", DefaultValueFactory = _ => string.Join(",", PerceptronOptions.MultiLayer.HiddenLayers) };
+        var testFraction = CommonOptions.TestFraction();
+        var seed = CommonOptions.Seed("Seed for the split and for training.");
+        var slpSize = new Option<int>("--slp-size") { Description = "Side S of the S×S pixels the single-layer perceptron sees.", DefaultValueFactory = _ => PerceptronOptions.SingleLayer.ImageSize }.AtLeast(8);
+        var mlpSize = new Option<int>("--mlp-size") { Description = "Side S of the S×S pixels the multi-layer perceptron sees.", DefaultValueFactory = _ => PerceptronOptions.MultiLayer.ImageSize }.AtLeast(8);
+        var hidden = new Option<int[]>("--hidden")
+        {
+            Description = "The MLP's hidden ReLU layer sizes, comma-separated.",
+            DefaultValueFactory = _ => [.. PerceptronOptions.MultiLayer.HiddenLayers],
+            CustomParser = result => CommonOptions.Parse(result, ParseSizes),
+        };
         var sigmoid = new Option<bool>("--sigmoid") { Description = "Two labels only: give the single-layer perceptron one sigmoid output instead of a softmax over two." };
         var models = new Option<string?>("--models") { Description = "Folder to save the three models in (slp.zip, mlp.zip, cnn.zip)." };
         var json = CommonOptions.Json();
@@ -30,19 +35,41 @@ internal static class BaselinesCommand
         {
             data, split, testFraction, seed, slpSize, mlpSize, hidden, sigmoid, models, json,
         };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new Arguments(
-            result.GetValue(data)!, result.GetValue(split), result.GetValue(testFraction), result.GetValue(seed), result.GetValue(slpSize),
-            result.GetValue(mlpSize), result.GetValue(hidden)!, result.GetValue(sigmoid), result.GetValue(models), result.GetValue(json)), token))));
+        Verb.SetAction(command, (result, token) => Run(new Settings
+        {
+            Data = result.GetValue(data)!,
+            Split = result.GetValue(split),
+            TestFraction = result.GetValue(testFraction),
+            Seed = result.GetValue(seed),
+            SlpSize = result.GetValue(slpSize),
+            MlpSize = result.GetValue(mlpSize),
+            Hidden = result.GetValue(hidden)!,
+            Sigmoid = result.GetValue(sigmoid),
+            Models = result.GetValue(models),
+            Json = result.GetValue(json),
+        }, token));
         return command;
     }
 
-    internal sealed record Arguments(string Data, string? Split, double TestFraction, int Seed, int SlpSize, int MlpSize,
-        string Hidden, bool Sigmoid, string? Models, bool Json);
+    /// <summary>What <c>baselines</c> was asked to do.</summary>
+    internal sealed record Settings
+    {
+        public required string Data { get; init; }
+        public string? Split { get; init; }
+        public double TestFraction { get; init; } = 0.2;
+        public int Seed { get; init; } = 1;
+        public int SlpSize { get; init; } = 128;
+        public int MlpSize { get; init; } = 32;
+        public required int[] Hidden { get; init; }
+        public bool Sigmoid { get; init; }
+        public string? Models { get; init; }
+        public bool Json { get; init; }
+    }
 
     /// <summary>One row of the comparison.</summary>
     internal sealed record Row(string Model, double Accuracy, double MacroAccuracy, double LogLoss, long Parameters, double Seconds, int ImageSize, string Layers);
 
-    internal static int Run(Arguments args, CancellationToken token)
+    internal static int Run(Settings args, CancellationToken token)
     {
         var mlContext = new MLContext(args.Seed);
         var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed);
@@ -58,7 +85,7 @@ internal static class BaselinesCommand
             Seed = args.Seed,
             SigmoidOutput = args.Sigmoid,
         };
-        var mlp = PerceptronOptions.MultiLayer with { ImageSize = args.MlpSize, HiddenLayers = ParseSizes(args.Hidden), Seed = args.Seed };
+        var mlp = PerceptronOptions.MultiLayer with { ImageSize = args.MlpSize, HiddenLayers = args.Hidden, Seed = args.Seed };
         foreach (var (name, options) in new[] { ("slp", slp), ("mlp", mlp) })
         {
             Output.Step($"{name}: {options.ImageSize}×{options.ImageSize} pixels → {Describe(options)}");
@@ -84,11 +111,7 @@ internal static class BaselinesCommand
 
         if (args.Json)
         {
-            Output.JsonLine(rows.Select(r => new
-            {
-                model = r.Model, accuracy = r.Accuracy, macro_accuracy = r.MacroAccuracy, log_loss = r.LogLoss,
-                parameters = r.Parameters, seconds = r.Seconds, image_size = r.ImageSize, layers = r.Layers,
-            }));
+            Output.JsonLine(rows, CliJson.Default.BaselineRows);
         }
         else
         {
@@ -114,15 +137,15 @@ internal static class BaselinesCommand
         Output.Step($"  saved {Path.GetFullPath(path)}");
     }
 
-    private static int[] ParseSizes(string text)
+    internal static int[] ParseSizes(string text)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (parts.Length == 0)
-            throw new ArgumentException("--hidden needs at least one layer size: an MLP without hidden layers is the single-layer perceptron.");
+            throw new FormatException("--hidden needs at least one layer size: an MLP without hidden layers is the single-layer perceptron.");
         var sizes = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], out sizes[i]) || sizes[i] <= 0)
-                throw new ArgumentException($"--hidden '{text}': '{parts[i]}' is not a positive layer size.");
+                throw new FormatException($"--hidden '{text}': '{parts[i]}' is not a positive layer size.");
         return sizes;
     }
 }

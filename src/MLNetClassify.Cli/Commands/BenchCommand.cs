@@ -19,15 +19,15 @@ internal static class BenchCommand
     {
         var data = CommonOptions.Data();
         var split = CommonOptions.Split();
-        var limit = new Option<int>("--limit") { Description = "Images to use (train and test together, in the split's proportions).", DefaultValueFactory = _ => 500 };
+        var limit = new Option<int>("--limit") { Description = "Images to use (train and test together, in the split's proportions; at least 10).", DefaultValueFactory = _ => 500 }.AtLeast(10);
         var precision = CommonOptions.Precision(" Applies to our side; ML.NET's and raw ORT stay float32.");
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure featurization speed, single-image latency, peak memory, cached retraining and model size against ML.NET's own path.")
         {
             data, split, limit, precision, json,
         };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(data)!, result.GetValue(split), Math.Max(10, result.GetValue(limit)), result.GetValue(precision), result.GetValue(json), token))));
+        Verb.SetAction(command, (result, token) =>
+            Run(result.GetValue(data)!, result.GetValue(split), result.GetValue(limit), result.GetValue(precision), result.GetValue(json), token));
         return command;
     }
 
@@ -40,20 +40,28 @@ internal static class BenchCommand
         var args = new Argument<string[]>("args") { Arity = new ArgumentArity(4, 6) };
         var command = new Command(SideVerb, "Internal: one side of bench.") { args };
         command.Hidden = true;
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
+        Verb.SetAction(command, (result, token) =>
         {
             var a = result.GetValue(args)!;
             if (a[0] == "latency") // latency ZIP SPLIT DATA WARMUP
             {
-                Console.WriteLine(JsonSerializer.Serialize(BenchSides.Latency(a[1], a[2], a[3], a.Length > 4 && bool.Parse(a[4]))));
+                Output.JsonLine(BenchSides.Latency(a[1], a[2], a[3], a.Length > 4 && bool.Parse(a[4])), CliJson.Default.LatencyResult);
                 return 0;
             }
             var side = a[0] == "peer" ? BenchSides.Peer(a[1], a[2], a[3]) : BenchSides.Ours(a[1], a[2], a[3], a.Length > 4 ? Enum.Parse<ComputePrecision>(a[4]) : ComputePrecision.Float32);
-            Console.WriteLine(JsonSerializer.Serialize(side));
+            Output.JsonLine(side, CliJson.Default.SideResult);
             return 0;
-        })));
+        });
         return command;
     }
+
+    /// <summary>The JSON line of <c>bench --json</c>.</summary>
+    internal sealed record Summary(
+        int Images, int Cores, string OursPrecision, double OursFeaturizeImagesPerS, double PeerFeaturizeImagesPerS, double RawOrtImagesPerS,
+        double FeaturizeRatio, double OursVsRawOrt, double OursPredictMs, double PeerPredictMs, double PredictLatencyRatio, double OursFirstPredictMs,
+        double PeerFirstPredictMs, double OursLoadMs, double PeerLoadMs, double OursPeakRssMib, double PeerPeakRssMib, double OursFinalPeakRssMib,
+        double PeerFinalPeakRssMib, double OursTrainSeconds, double? OursRetrainSeconds, double? CachedRerunRatio, int? RetrainCacheHits, int? RetrainImages,
+        double PeerTrainSeconds, long OursZipBytes, long PeerZipBytes, double OursAccuracy, double PeerAccuracy);
 
     private static int Run(string data, string? splitFile, int limit, ComputePrecision precision, bool json, CancellationToken token)
     {
@@ -67,60 +75,35 @@ internal static class BenchCommand
             Output.Step($"bench: {split.Train.Count} training + {split.Test.Count} test images from {data}; {Environment.ProcessorCount} cores");
             Output.Step($"ours ({precision.ToString().ToLowerInvariant()}): featurize, train (cold cache), retrain (warm cache), predict ...");
             var ours = RunSide("ours", data, sampleFile, work, token, precision.ToString());
-            ours = WithLatency(ours, Child<BenchSides.LatencyResult>([SideVerb, "latency", Path.Combine(work, "ours.zip"), sampleFile, data, "true"], token));
+            ours = WithLatency(ours, Child([SideVerb, "latency", Path.Combine(work, "ours.zip"), sampleFile, data, "true"], CliJson.Default.LatencyResult, token));
             Output.Step("ML.NET: DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy ...");
             var peer = RunSide("peer", data, sampleFile, work, token);
-            peer = WithLatency(peer, Child<BenchSides.LatencyResult>([SideVerb, "latency", Path.Combine(work, "peer.zip"), sampleFile, data, "false"], token));
+            peer = WithLatency(peer, Child([SideVerb, "latency", Path.Combine(work, "peer.zip"), sampleFile, data, "false"], CliJson.Default.LatencyResult, token));
             Output.Step("raw ONNX Runtime: ResNet18.onnx, batch 1 ...");
             double raw = RawOrt();
 
-            var result = new
-            {
-                images = split.Train.Count + split.Test.Count,
-                cores = Environment.ProcessorCount,
-                ours_precision = precision.ToString().ToLowerInvariant(),
-                ours_featurize_images_per_s = ours.FeaturizeImagesPerS,
-                peer_featurize_images_per_s = peer.FeaturizeImagesPerS,
-                raw_ort_images_per_s = raw,
-                featurize_ratio = ours.FeaturizeImagesPerS / peer.FeaturizeImagesPerS,
-                ours_vs_raw_ort = ours.FeaturizeImagesPerS / raw,
-                ours_predict_ms = ours.PredictMs,
-                peer_predict_ms = peer.PredictMs,
-                predict_latency_ratio = ours.PredictMs / peer.PredictMs,
-                ours_first_predict_ms = ours.FirstPredictMs,
-                peer_first_predict_ms = peer.FirstPredictMs,
-                ours_load_ms = ours.LoadMs,
-                peer_load_ms = peer.LoadMs,
-                ours_peak_rss_mib = ours.PeakRssMib,
-                peer_peak_rss_mib = peer.PeakRssMib,
-                ours_final_peak_rss_mib = ours.FinalPeakRssMib,
-                peer_final_peak_rss_mib = peer.FinalPeakRssMib,
-                ours_train_seconds = ours.FirstTrainSeconds,
-                ours_retrain_seconds = ours.SecondTrainSeconds,
-                cached_rerun_ratio = ours.SecondTrainSeconds / ours.FirstTrainSeconds,
-                retrain_cache_hits = ours.RetrainCacheHits,
-                retrain_images = ours.RetrainImages,
-                peer_train_seconds = peer.FirstTrainSeconds,
-                ours_zip_bytes = ours.ZipBytes,
-                peer_zip_bytes = peer.ZipBytes,
-                ours_accuracy = ours.Accuracy,
-                peer_accuracy = peer.Accuracy,
-            };
+            var result = new Summary(
+                split.Train.Count + split.Test.Count, Environment.ProcessorCount, precision.ToString().ToLowerInvariant(),
+                ours.FeaturizeImagesPerS, peer.FeaturizeImagesPerS, raw, ours.FeaturizeImagesPerS / peer.FeaturizeImagesPerS, ours.FeaturizeImagesPerS / raw,
+                ours.PredictMs, peer.PredictMs, ours.PredictMs / peer.PredictMs, ours.FirstPredictMs, peer.FirstPredictMs, ours.LoadMs, peer.LoadMs,
+                ours.PeakRssMib, peer.PeakRssMib, ours.FinalPeakRssMib, peer.FinalPeakRssMib, ours.FirstTrainSeconds, ours.SecondTrainSeconds,
+                ours.SecondTrainSeconds / ours.FirstTrainSeconds, ours.RetrainCacheHits, ours.RetrainImages, peer.FirstTrainSeconds,
+                ours.ZipBytes, peer.ZipBytes, ours.Accuracy, peer.Accuracy);
             if (json)
             {
-                Output.JsonLine(result);
+                Output.JsonLine(result, CliJson.Default.BenchSummary);
             }
             else
             {
                 Console.WriteLine($"{"",-28} {"ours",10} {"ML.NET",10} {"ratio",7}");
-                Console.WriteLine($"{"featurize img/s",-28} {ours.FeaturizeImagesPerS,10:F1} {peer.FeaturizeImagesPerS,10:F1} {result.featurize_ratio,7:F2}   raw ORT {raw:F1} (ours {result.ours_vs_raw_ort:F2} of it)");
-                Console.WriteLine($"{"PredictionEngine ms (median)",-28} {ours.PredictMs,10:F1} {peer.PredictMs,10:F1} {result.predict_latency_ratio,7:F2}");
+                Console.WriteLine($"{"featurize img/s",-28} {ours.FeaturizeImagesPerS,10:F1} {peer.FeaturizeImagesPerS,10:F1} {result.FeaturizeRatio,7:F2}   raw ORT {raw:F1} (ours {result.OursVsRawOrt:F2} of it)");
+                Console.WriteLine($"{"PredictionEngine ms (median)",-28} {ours.PredictMs,10:F1} {peer.PredictMs,10:F1} {result.PredictLatencyRatio,7:F2}");
                 Console.WriteLine($"{"first prediction ms",-28} {ours.FirstPredictMs,10:F1} {peer.FirstPredictMs,10:F1}   (ours warmed at load)");
                 Console.WriteLine($"{"Model.Load ms",-28} {ours.LoadMs,10:F0} {peer.LoadMs,10:F0}");
                 Console.WriteLine($"{"peak RSS MiB, featurizing",-28} {ours.PeakRssMib,10:F0} {peer.PeakRssMib,10:F0} {ours.PeakRssMib / peer.PeakRssMib,7:F2}");
                 Console.WriteLine($"{"peak RSS MiB, whole run",-28} {ours.FinalPeakRssMib,10:F0} {peer.FinalPeakRssMib,10:F0}");
                 Console.WriteLine($"{"model zip MB",-28} {ours.ZipBytes / 1e6,10:F1} {peer.ZipBytes / 1e6,10:F1} {(double)ours.ZipBytes / peer.ZipBytes,7:F2}");
-                Console.WriteLine($"{"train s (retrain, cached)",-28} {ours.FirstTrainSeconds,10:F1} {peer.FirstTrainSeconds,10:F1}   retrain {ours.SecondTrainSeconds:F1} s = {result.cached_rerun_ratio:F2} of the first");
+                Console.WriteLine($"{"train s (retrain, cached)",-28} {ours.FirstTrainSeconds,10:F1} {peer.FirstTrainSeconds,10:F1}   retrain {ours.SecondTrainSeconds:F1} s = {result.CachedRerunRatio:F2} of the first");
                 Console.WriteLine($"{"test accuracy",-28} {ours.Accuracy,10:F3} {peer.Accuracy,10:F3}");
             }
             return 0;
@@ -143,13 +126,13 @@ internal static class BenchCommand
     }
 
     private static BenchSides.SideResult RunSide(string side, string data, string splitFile, string work, CancellationToken token, string? precision = null) =>
-        Child<BenchSides.SideResult>(precision is null ? [SideVerb, side, data, splitFile, work] : [SideVerb, side, data, splitFile, work, precision], token);
+        Child(precision is null ? [SideVerb, side, data, splitFile, work] : [SideVerb, side, data, splitFile, work, precision], CliJson.Default.SideResult, token);
 
     private static BenchSides.SideResult WithLatency(BenchSides.SideResult side, BenchSides.LatencyResult latency) =>
         side with { PredictMs = latency.PredictMs, FirstPredictMs = latency.FirstPredictMs, LoadMs = latency.LoadMs };
 
     /// <summary>Runs this CLI as a child process with <paramref name="arguments"/> and reads its last stdout line as JSON.</summary>
-    private static T Child<T>(string[] arguments, CancellationToken token)
+    private static T Child<T>(string[] arguments, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> contract, CancellationToken token)
     {
         var host = Environment.ProcessPath!;
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -165,7 +148,7 @@ internal static class BenchCommand
         var last = stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
         if (process.ExitCode != 0 || last is null)
             throw new InvalidOperationException($"bench child '{string.Join(' ', arguments.Take(2))}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}");
-        return JsonSerializer.Deserialize<T>(last)!;
+        return JsonSerializer.Deserialize(last, contract)!;
     }
 
     /// <summary>The package's ResNet18.onnx alone, batch 1, on zeros: the ceiling with no image work at all.</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine.Parsing;
 using System.CommandLine;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
@@ -5,7 +6,10 @@ using MLNetClassify.Data;
 
 namespace MLNetClassify.Cli.Commands;
 
-/// <summary>Options several verbs share, and how they turn into data.</summary>
+/// <summary>
+/// Options several verbs share, typed and validated by System.CommandLine: a value out of range is a parse error
+/// (exit code 2, the option named), never silently clamped.
+/// </summary>
 internal static class CommonOptions
 {
     public static Option<string> Data(string description = "Folder with one sub-folder of images per label.") =>
@@ -18,12 +22,28 @@ internal static class CommonOptions
         Description = "Split file (tab-separated, header 'set<TAB>label<TAB>path', paths relative to --data).",
     };
 
-    public static Option<bool> Json() => new("--json") { Description = "Print results as JSON (the last stdout line)." };
+    public static Option<double> TestFraction() => new Option<double>("--test-fraction")
+    {
+        Description = "Test share of each label when no split file is given.",
+        DefaultValueFactory = _ => 0.2,
+    }.Between(0, 1, exclusive: true);
 
-    public static Option<string> Device() => new("--device")
+    public static Option<int> Seed(string description) => new("--seed") { Description = description, DefaultValueFactory = _ => 1 };
+
+    public static Option<bool> Json() => new("--json") { Description = "Print results as JSON (the last stdout line); stdout carries nothing else." };
+
+    /// <summary>Recursive on the root command: every verb takes it.</summary>
+    public static Option<bool> Verbose { get; } = new("--verbose")
+    {
+        Description = "On an unexpected error, print the exception's stack as well as its message.",
+        Recursive = true,
+    };
+
+    public static Option<ExecutionDevice> Device(string defaultDevice = "cpu") => new("--device")
     {
         Description = "Where the backbone runs: cpu, cuda or cuda:N. CUDA falls back to the CPU, with a message, when it cannot start.",
-        DefaultValueFactory = _ => "cpu",
+        DefaultValueFactory = _ => ExecutionDevice.Parse(defaultDevice),
+        CustomParser = result => Parse(result, ExecutionDevice.Parse),
     };
 
     public static Option<bool> RequireDevice() => new("--require-device")
@@ -33,9 +53,19 @@ internal static class CommonOptions
 
     public static Option<ComputePrecision> Precision(string? note = null) => new("--precision")
     {
-        Description = "Backbone arithmetic on the CPU: Float32, or Int8 (convolutions quantized, the most sensitive kept float32; ~2× faster, accuracy 0.33 points lower pooled over the shared splits; the graph is calibrated once per run, ~12 s)." + note,
+        Description = "Backbone arithmetic on the CPU: Float32, or Int8 (convolutions quantized, the most sensitive kept float32; 3.0× ML.NET's featurization "
+            + "speed against 1.5× for Float32 in one bench run, docs/speed-and-memory.md; accuracy 0.33 points lower pooled over the shared splits; "
+            + "the graph is calibrated once per run, 12–15 s)." + note,
         DefaultValueFactory = _ => ComputePrecision.Float32,
     };
+
+    public static Option<WeightStorage> Weights(string description) => new("--weights")
+    {
+        Description = description,
+        DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights,
+    };
+
+    public static Option<int?> InputSize(string description) => new Option<int?>("--input-size") { Description = description }.AtLeast(8);
 
     public static Option<string?> Cache() => new("--cache")
     {
@@ -43,6 +73,45 @@ internal static class CommonOptions
     };
 
     public static Option<bool> NoCache() => new("--no-cache") { Description = "Featurize every image, reading and writing no cache." };
+
+    /// <summary>Adds a validator: the value must be at least <paramref name="minimum"/>.</summary>
+    public static Option<T> AtLeast<T>(this Option<T> option, int minimum)
+    {
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<T>();
+            if (value is int v && v < minimum)
+                result.AddError($"{option.Name} must be at least {minimum}; got {v}.");
+        });
+        return option;
+    }
+
+    /// <summary>Adds a validator: the value must lie between the bounds.</summary>
+    public static Option<double> Between(this Option<double> option, double low, double high, bool exclusive)
+    {
+        option.Validators.Add(result =>
+        {
+            double v = result.GetValueOrDefault<double>();
+            if (exclusive ? v <= low || v >= high : v < low || v > high)
+                result.AddError($"{option.Name} must be in {(exclusive ? "(" : "[")}{low}, {high}{(exclusive ? ")" : "]")}; got {v}.");
+        });
+        return option;
+    }
+
+    /// <summary>A custom parser's body: <paramref name="parse"/> the single token, turning its FormatException or ArgumentException into a parse error.</summary>
+    public static T Parse<T>(ArgumentResult result, Func<string, T> parse)
+    {
+        var token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        try
+        {
+            return parse(token);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            result.AddError(e.Message);
+            return default!;
+        }
+    }
 
     /// <summary>The cache folder to use: none with --no-cache, else --cache, the environment's, or the user's cache folder.</summary>
     public static string? CacheFolder(string? cache, bool noCache)
@@ -56,35 +125,9 @@ internal static class CommonOptions
         return Path.Combine(root, "mlnet-classify", "features");
     }
 
-    /// <summary>Exit code for bad input that was reported.</summary>
-    public const int InputError = 2;
-
-    /// <summary>Exit code after Ctrl-C (128 + SIGINT).</summary>
-    public const int Cancelled = 130;
-
-    /// <summary>Runs a verb body, turning expected failures into a one-line message and an exit code.</summary>
-    public static int Guard(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (OperationCanceledException)
-        {
-            Output.Step("cancelled: nothing was written.");
-            return Cancelled;
-        }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException or FormatException)
-        {
-            System.Console.Error.WriteLine($"error: {e.Message}");
-            return InputError;
-        }
-    }
-
     /// <summary>Points <paramref name="mlContext"/>'s ONNX steps at the device, reporting a fallback on stderr.</summary>
-    public static ExecutionDevice UseDevice(MLContext mlContext, string device, bool require)
+    public static ExecutionDevice UseDevice(MLContext mlContext, ExecutionDevice requested, bool require)
     {
-        var requested = ExecutionDevice.Parse(device);
         if (ExecutionDevices.Configure(mlContext, requested, require) is { } reason)
         {
             Output.Warn(reason + ".");

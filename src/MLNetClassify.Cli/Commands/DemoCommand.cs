@@ -15,17 +15,20 @@ internal static class DemoCommand
     public static Command Create()
     {
         var directory = new Option<string>("--dir") { Description = "Where the data set and model are written.", DefaultValueFactory = _ => "notebooks-data" };
-        var perClass = new Option<int>("--images-per-class") { Description = "Images of each class to generate.", DefaultValueFactory = _ => 120 };
-        var seed = new Option<int>("--seed") { Description = "Seed for the images, the split and training.", DefaultValueFactory = _ => 1 };
+        var perClass = new Option<int>("--images-per-class") { Description = "Images of each class to generate (at least 5: a fifth of them are held out).", DefaultValueFactory = _ => 120 }.AtLeast(5);
+        var seed = CommonOptions.Seed("Seed for the images, the split and training.");
         var json = CommonOptions.Json();
         var command = new Command("demo", "Generate the Logo-vs-Other data set, train on it, evaluate, save, reload and predict, explaining each step.")
         {
             directory, perClass, seed, json,
         };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(directory)!, result.GetValue(perClass), result.GetValue(seed), result.GetValue(json), token))));
+        Verb.SetAction(command, (result, token) => Run(result.GetValue(directory)!, result.GetValue(perClass), result.GetValue(seed), result.GetValue(json), token));
         return command;
     }
+
+    /// <summary>The JSON line of <c>demo --json</c>.</summary>
+    internal sealed record Summary(double Accuracy, double MacroAccuracy, double LogLoss, int TrainImages, int TestImages, IReadOnlyList<string> Classes,
+        double FeaturizeImagesPerS, double ReloadMaxScoreDifference, double Seconds, string Model);
 
     private static int Run(string directory, int perClass, int seed, bool json, CancellationToken token)
     {
@@ -74,19 +77,8 @@ internal static class DemoCommand
         Output.Step($"Done in {clock.Elapsed.TotalSeconds:F1} s. Try: mlnet-classify predict --model {modelPath} {Path.Combine(dataDir, "logo")}");
         if (json)
         {
-            Output.JsonLine(new
-            {
-                accuracy = test.Accuracy,
-                macro_accuracy = test.MacroAccuracy,
-                log_loss = test.LogLoss,
-                train_images = trained.Images.Features.Rows,
-                test_images = test.Images,
-                classes = trained.Classes,
-                featurize_images_per_s = trained.Images.ImagesPerSecond,
-                reload_max_score_difference = maxDiff,
-                seconds = clock.Elapsed.TotalSeconds,
-                model = Path.GetFullPath(modelPath),
-            });
+            Output.JsonLine(new Summary(test.Accuracy, test.MacroAccuracy, test.LogLoss, trained.Images.Features.Rows, test.Images, trained.Classes,
+                trained.Images.ImagesPerSecond, maxDiff, clock.Elapsed.TotalSeconds, Path.GetFullPath(modelPath)), CliJson.Default.DemoSummary);
         }
         return 0;
     }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Microsoft.ML;
+using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Persistence;
 using MLNetClassify.Training;
@@ -10,6 +12,27 @@ namespace MLNetClassify.Cli.Commands;
 /// <summary><c>evaluate</c>: a saved model on a folder (the split's test images, or all of them).</summary>
 internal static class EvaluateCommand
 {
+    /// <summary>What <c>evaluate</c> was asked to do.</summary>
+    internal sealed record Settings
+    {
+        public required string Model { get; init; }
+        public required string Data { get; init; }
+        public string? Split { get; init; }
+        public bool Json { get; init; }
+        public ExecutionDevice Device { get; init; }
+        public bool RequireDevice { get; init; }
+        public string? Cache { get; init; }
+        public bool RowByRow { get; init; }
+    }
+
+    /// <summary>The JSON line of <c>evaluate --json</c>.</summary>
+    /// <param name="TrainImages">Always null: the zip does not record how many images trained it (the key is kept for scripts that read train's and evaluate's lines alike).</param>
+    internal sealed record Summary(
+        double Accuracy, double MacroAccuracy, double LogLoss,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? TrainImages,
+        int TestImages, int SkippedImages, int UnknownLabelImages, IReadOnlyList<string> Classes, double FeaturizeImagesPerS, bool Batched,
+        int CacheHits, string Device, double Seconds);
+
     public static Command Create()
     {
         var model = CommonOptions.Model("The model zip to evaluate.");
@@ -30,19 +53,28 @@ internal static class EvaluateCommand
         {
             model, data, split, device, requireDevice, cache, noCache, rowByRow, json,
         };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(model)!, result.GetValue(data)!, result.GetValue(split), result.GetValue(json),
-                result.GetValue(device)!, result.GetValue(requireDevice),
-                result.GetValue(rowByRow) ? null : CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)), result.GetValue(rowByRow), token))));
+        Verb.SetAction(command, (result, token) => Run(new Settings
+        {
+            Model = result.GetValue(model)!,
+            Data = result.GetValue(data)!,
+            Split = result.GetValue(split),
+            Json = result.GetValue(json),
+            Device = result.GetValue(device),
+            RequireDevice = result.GetValue(requireDevice),
+            Cache = result.GetValue(rowByRow) ? null : CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
+            RowByRow = result.GetValue(rowByRow),
+        }, token));
         return command;
     }
 
-    private static int Run(string modelPath, string dataDirectory, string? splitFile, bool json, string device, bool requireDevice, string? cache, bool rowByRow,
-        CancellationToken token)
+    private static int Run(Settings args, CancellationToken token)
     {
+        string modelPath = args.Model, dataDirectory = args.Data;
+        string? splitFile = args.Split, cache = args.Cache;
+        bool requireDevice = args.RequireDevice, rowByRow = args.RowByRow, json = args.Json;
         var clock = Stopwatch.StartNew();
         var mlContext = new MLContext(1);
-        var actual = CommonOptions.UseDevice(mlContext, device, requireDevice);
+        var actual = CommonOptions.UseDevice(mlContext, args.Device, requireDevice);
         var model = ModelFiles.Load(mlContext, modelPath);
         var images = splitFile is null ? ImageDataset.FromFolder(dataDirectory) : DataSplit.ReadFile(splitFile, dataDirectory).Test;
         Output.Step($"evaluating {images.Count} images with {modelPath}");
@@ -56,30 +88,17 @@ internal static class EvaluateCommand
             Output.Step("the model holds no MLNetClassify featurizer graph: scored row by row, without the cache");
         Output.ReportSkipped(summary.Skipped, "");
         foreach (var u in summary.UnknownLabels) Output.Warn($"image {u.ImagePath} has label '{u.Label}', which the model does not know; left out");
-        var result = new
-        {
-            accuracy = summary.Accuracy,
-            macro_accuracy = summary.MacroAccuracy,
-            log_loss = summary.LogLoss,
-            train_images = 0,
-            test_images = summary.Images,
-            skipped_images = summary.Skipped.Count,
-            unknown_label_images = summary.UnknownLabels.Count,
-            classes = ModelInfo.Classes(mlContext, model),
-            featurize_images_per_s = summary.ImagesPerSecond,
-            batched = summary.Batched,
-            cache_hits = summary.CacheHits,
-            device = actual.ToString(),
-            seconds = clock.Elapsed.TotalSeconds,
-        };
+        var result = new Summary(summary.Accuracy, summary.MacroAccuracy, summary.LogLoss, null, summary.Images, summary.Skipped.Count,
+            summary.UnknownLabels.Count, ModelInfo.Classes(mlContext, model), summary.ImagesPerSecond, summary.Batched, summary.CacheHits,
+            actual.ToString(), clock.Elapsed.TotalSeconds);
         if (json)
         {
-            Output.JsonLine(result);
+            Output.JsonLine(result, CliJson.Default.EvaluateSummary);
         }
         else
         {
             Console.WriteLine(summary.ConfusionTable);
-            Console.WriteLine($"accuracy {result.accuracy:F4}  macro accuracy {result.macro_accuracy:F4}  log-loss {result.log_loss:F4}  ({result.test_images} images, {result.featurize_images_per_s:F1} img/s)");
+            Console.WriteLine($"accuracy {result.Accuracy:F4}  macro accuracy {result.MacroAccuracy:F4}  log-loss {result.LogLoss:F4}  ({result.TestImages} images, {result.FeaturizeImagesPerS:F1} img/s)");
         }
         return 0;
     }

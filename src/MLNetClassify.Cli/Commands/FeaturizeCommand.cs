@@ -3,7 +3,6 @@ using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
-using MLNetClassify.Images;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -13,23 +12,50 @@ namespace MLNetClassify.Cli.Commands;
 /// </summary>
 internal static class FeaturizeCommand
 {
+    /// <summary>One share of a folder: images Index, Index + Count, ... of its sorted list.</summary>
+    internal readonly record struct Shard(int Index, int Count)
+    {
+        /// <summary>Parses "i/n" with 0 ≤ i &lt; n.</summary>
+        /// <exception cref="FormatException">Anything else, naming the option and the value.</exception>
+        public static Shard Parse(string text)
+        {
+            var parts = text.Split('/');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count) || count < 1 || index < 0 || index >= count)
+                throw new FormatException($"--shard '{text}' must be i/n with 0 ≤ i < n, e.g. 0/4.");
+            return new Shard(index, count);
+        }
+
+        public override string ToString() => $"{Index}/{Count}";
+    }
+
+    /// <summary>The JSON line of <c>featurize --json</c>.</summary>
+    internal sealed record Summary(string Shard, int Images, int Featurized, int CacheHits, int SkippedImages, double ImagesPerS, string Cache);
+
+    /// <summary>The JSON line of <c>featurize --merge ... --json</c>.</summary>
+    internal sealed record MergeSummary(int Merged, int AlreadyPresent, int Damaged, string Cache);
+
     public static Command Create()
     {
         var data = new Option<string?>("--data") { Description = "Folder with one sub-folder of images per label (all images are featurized, labels unused)." };
-        var shard = new Option<string>("--shard") { Description = "Which part to featurize, i/n (0-based): images i, i+n, i+2n, ... of the folder's sorted list.", DefaultValueFactory = _ => "0/1" };
+        var shard = new Option<Shard>("--shard")
+        {
+            Description = "Which part to featurize, i/n (0-based): images i, i+n, i+2n, ... of the folder's sorted list.",
+            DefaultValueFactory = _ => new Shard(0, 1),
+            CustomParser = result => CommonOptions.Parse(result, Shard.Parse),
+        };
         var merge = new Option<string[]>("--merge") { Description = "Instead of featurizing: copy the sound entries of these cache folders into --cache.", AllowMultipleArgumentsPerToken = true };
         var cache = CommonOptions.Cache();
         var backbone = BackbonesCommand.BackboneOption();
         var featureNode = BackbonesCommand.FeatureNodeOption();
-        var inputSize = new Option<int?>("--input-size") { Description = "Side S of the S×S images fed to the backbone (must match train's; default the backbone's own)." };
-        var weights = new Option<WeightStorage>("--weights") { Description = "Weight storage of the featurizer graph (must match train's).", DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights };
+        var inputSize = CommonOptions.InputSize("Side S of the S×S images fed to the backbone (must match train's; default the backbone's own).");
+        var weights = CommonOptions.Weights("Weight storage of the featurizer graph (must match train's).");
         var precision = CommonOptions.Precision(" Must match train's.");
         var json = CommonOptions.Json();
         var command = new Command("featurize", "Fill the feature cache for one shard of an image folder, or merge shard caches.")
         {
             data, shard, merge, cache, backbone, featureNode, inputSize, weights, precision, json,
         };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
+        Verb.SetAction(command, (result, token) =>
         {
             var folder = CommonOptions.CacheFolder(result.GetValue(cache), noCache: false)!;
             var sources = result.GetValue(merge) ?? [];
@@ -38,44 +64,28 @@ internal static class FeaturizeCommand
             var dataFolder = result.GetValue(data) ?? throw new ArgumentException("featurize needs --data DIR (or --merge DIR... to merge caches).");
             var spec = BackbonesCommand.Resolve(result.GetValue(backbone)!, result.GetValue(featureNode), result.GetValue(inputSize))
                 with { Weights = result.GetValue(weights), Precision = result.GetValue(precision) };
-            return Run(dataFolder, ParseShard(result.GetValue(shard)!), folder, spec, result.GetValue(json), token);
-        })));
+            return Run(dataFolder, result.GetValue(shard), folder, spec, result.GetValue(json), token);
+        });
         return command;
-    }
-
-    internal static (int Index, int Count) ParseShard(string text)
-    {
-        var parts = text.Split('/');
-        if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count) || count < 1 || index < 0 || index >= count)
-            throw new ArgumentException($"--shard '{text}' must be i/n with 0 ≤ i < n, e.g. 0/4.");
-        return (index, count);
     }
 
     /// <summary>Every <paramref name="count"/>-th image of the folder's ordinal-sorted list, from <paramref name="index"/>.</summary>
     internal static List<LabeledImage> ShardOf(IReadOnlyList<LabeledImage> images, int index, int count) =>
         images.OrderBy(i => i.ImagePath, StringComparer.Ordinal).Where((_, k) => k % count == index).ToList();
 
-    private static int Run(string data, (int Index, int Count) shard, string cache, BackboneSpec backbone, bool json, CancellationToken token)
+    private static int Run(string data, Shard shard, string cache, BackboneSpec backbone, bool json, CancellationToken token)
     {
         var mine = ShardOf(ImageDataset.FromFolder(data), shard.Index, shard.Count);
-        Output.Step($"shard {shard.Index}/{shard.Count}: {mine.Count} images → cache {cache}");
+        Output.Step($"shard {shard}: {mine.Count} images → cache {cache}");
         var mlContext = new MLContext(1);
         using var featurizer = mlContext.ImageClassification().CreateFeaturizer(backbone, new FeaturizerOptions { CacheDirectory = cache });
-        var result = featurizer.Featurize(mine.Select(i => ImageSource.FromFile(i.ImagePath)).ToList(), Output.FeaturizationProgress("featurizing"), token);
+        var result = featurizer.Featurize(mine.Select(i => i.ImagePath).ToList(), Output.FeaturizationProgress("featurizing"), token);
         Output.ReportSkipped(result.Skipped, "");
         foreach (var warning in result.CacheWarnings) Output.Warn(warning);
-        var summary = new
-        {
-            shard = $"{shard.Index}/{shard.Count}",
-            images = mine.Count,
-            featurized = result.Features.Rows - result.CacheHits,
-            cache_hits = result.CacheHits,
-            skipped_images = result.Skipped.Count,
-            images_per_s = result.ImagesPerSecond,
-            cache = Path.GetFullPath(cache),
-        };
-        if (json) Output.JsonLine(summary);
-        else Console.WriteLine($"{summary.featurized} featurized, {summary.cache_hits} already cached, {summary.skipped_images} skipped ({summary.images_per_s:F1} img/s)");
+        var summary = new Summary(shard.ToString(), mine.Count, result.Features.Rows - result.CacheHits, result.CacheHits, result.Skipped.Count,
+            result.ImagesPerSecond, Path.GetFullPath(cache));
+        if (json) Output.JsonLine(summary, CliJson.Default.FeaturizeSummary);
+        else Console.WriteLine($"{summary.Featurized} featurized, {summary.CacheHits} already cached, {summary.SkippedImages} skipped ({summary.ImagesPerS:F1} img/s)");
         return 0;
     }
 
@@ -90,7 +100,7 @@ internal static class FeaturizeCommand
             present += p;
             damaged += bad.Count;
         }
-        if (json) Output.JsonLine(new { merged = copied, already_present = present, damaged, cache = Path.GetFullPath(cache) });
+        if (json) Output.JsonLine(new MergeSummary(copied, present, damaged, Path.GetFullPath(cache)), CliJson.Default.MergeSummary);
         else Console.WriteLine($"{copied} entries merged into {cache}, {present} already there, {damaged} damaged left out");
         return 0;
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML;
+using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
 using MLNetClassify.Persistence;
@@ -9,22 +10,28 @@ namespace MLNetClassify.Cli.Commands;
 /// <summary><c>predict</c>: a saved model on image files or folders, through PredictionEngine.</summary>
 internal static class PredictCommand
 {
+    /// <summary>One JSON line of <c>predict --json</c>: a prediction, or the error that kept an image from one.</summary>
+    internal sealed record Line(string Path, string? Label = null, float? Score = null, IReadOnlyList<Ranked>? Top = null, string? Error = null);
+
+    /// <summary>A label and its probability.</summary>
+    internal sealed record Ranked(string Label, float Score);
+
     public static Command Create()
     {
         var model = CommonOptions.Model("The model zip to predict with.");
         var paths = new Argument<string[]>("paths") { Description = "Image files or folders (searched recursively).", Arity = ArgumentArity.OneOrMore };
-        var top = new Option<int>("--top") { Description = "How many labels to list per image.", DefaultValueFactory = _ => 3 };
+        var top = new Option<int>("--top") { Description = "How many labels to list per image (at least 1).", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("predict", "Predict labels for images with a saved model.") { model, paths, top, device, requireDevice, json };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() =>
-            Run(result.GetValue(model)!, result.GetValue(paths)!, Math.Max(1, result.GetValue(top)), result.GetValue(json),
-                result.GetValue(device)!, result.GetValue(requireDevice), token))));
+        Verb.SetAction(command, (result, token) =>
+            Run(result.GetValue(model)!, result.GetValue(paths)!, result.GetValue(top), result.GetValue(json),
+                result.GetValue(device), result.GetValue(requireDevice), token));
         return command;
     }
 
-    internal static int Run(string modelPath, IReadOnlyList<string> paths, int top, bool json, string device, bool requireDevice, CancellationToken token)
+    internal static int Run(string modelPath, IReadOnlyList<string> paths, int top, bool json, ExecutionDevice device, bool requireDevice, CancellationToken token)
     {
         var mlContext = new MLContext(1);
         CommonOptions.UseDevice(mlContext, device, requireDevice);
@@ -39,13 +46,13 @@ internal static class PredictCommand
             if (ImageCheck.Problem(file) is { } problem)
             {
                 Output.Warn($"skipped {file}: {problem}");
-                if (json) Output.JsonLine(new { path = file, error = problem });
+                if (json) Output.JsonLine(new Line(file, Error: problem), CliJson.Default.PredictLine);
                 continue;
             }
             var p = engine.Predict(new LabeledImage(file, ""));
             var ranked = p.Score.Select((s, i) => (label: classes[i], score: s)).OrderByDescending(x => x.score).Take(top).ToList();
             if (json)
-                Output.JsonLine(new { path = file, label = p.PredictedLabelValue, score = p.Score.Max(), top = ranked.Select(r => new { r.label, r.score }) });
+                Output.JsonLine(new Line(file, p.PredictedLabelValue, p.Score.Max(), ranked.Select(r => new Ranked(r.label, r.score)).ToList()), CliJson.Default.PredictLine);
             else
                 Console.WriteLine($"{file}\t{p.PredictedLabelValue}\t{p.Score.Max():F4}\t{string.Join("  ", ranked.Select(r => $"{r.label}={r.score:F3}"))}");
             predicted++;

@@ -12,25 +12,46 @@ namespace MLNetClassify.Cli.Commands;
 /// <summary><c>train</c>: folder (and optional split) → model zip, with test metrics.</summary>
 internal static class TrainCommand
 {
+    /// <summary>What <c>train</c> was asked to do.</summary>
+    internal sealed record Settings
+    {
+        public required string Data { get; init; }
+        public required string Model { get; init; }
+        public string? Split { get; init; }
+        public double TestFraction { get; init; } = 0.2;
+        public int Seed { get; init; } = 1;
+        public int? Epochs { get; init; }
+        public bool Json { get; init; }
+        public ExecutionDevice Device { get; init; }
+        public bool RequireDevice { get; init; }
+        public int? InputSize { get; init; }
+        public WeightStorage Weights { get; init; } = WeightStorage.Float16;
+        public string? Cache { get; init; }
+        public string Backbone { get; init; } = "resnet18";
+        public string? FeatureNode { get; init; }
+        public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
+    }
+
+    /// <summary>The JSON line of <c>train --json</c>.</summary>
+    internal sealed record Summary(
+        double? Accuracy, double? MacroAccuracy, double? LogLoss, int TrainImages, int TestImages, int SkippedImages, IReadOnlyList<string> Classes,
+        double FeaturizeImagesPerS, int CacheHits, string Device, int InputSize, string Backbone, string Weights, string Precision, int BestEpoch,
+        double Seconds, string Model);
+
     public static Command Create()
     {
         var data = CommonOptions.Data();
         var model = CommonOptions.Model("Where to write the model zip (written atomically).");
         var split = CommonOptions.Split();
-        var testFraction = new Option<double>("--test-fraction") { Description = "Test share of each label when no split file is given.", DefaultValueFactory = _ => 0.2 };
-        var seed = new Option<int>("--seed") { Description = "Seed for the split and the head's training.", DefaultValueFactory = _ => 1 };
-        var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." };
-        var inputSize = new Option<int?>("--input-size")
-        {
-            Description = "Side S of the S×S images fed to the backbone (default: the backbone's own, 224 for ResNet18; 64 and up works for it, as it runs fully convolutionally and pools globally).",
-        };
+        var testFraction = CommonOptions.TestFraction();
+        var seed = CommonOptions.Seed("Seed for the split and the head's training.");
+        var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." }.AtLeast(1);
+        var inputSize = CommonOptions.InputSize(
+            "Side S of the S×S images fed to the backbone (default: the backbone's own, 224 for ResNet18; 64 and up works for it, as it runs fully convolutionally and pools globally).");
         var backbone = BackbonesCommand.BackboneOption();
         var featureNode = BackbonesCommand.FeatureNodeOption();
-        var weights = new Option<WeightStorage>("--weights")
-        {
-            Description = "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.",
-            DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights,
-        };
+        var weights = CommonOptions.Weights(
+            "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.");
         var precision = CommonOptions.Precision();
         var cache = CommonOptions.Cache();
         var noCache = CommonOptions.NoCache();
@@ -41,18 +62,28 @@ internal static class TrainCommand
         {
             data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, json,
         };
-        command.SetAction((result, token) => Task.FromResult(CommonOptions.Guard(() => Run(new TrainArguments(
-            result.GetValue(data)!, result.GetValue(model)!, result.GetValue(split), result.GetValue(testFraction),
-            result.GetValue(seed), result.GetValue(epochs), result.GetValue(json), result.GetValue(device)!, result.GetValue(requireDevice), result.GetValue(inputSize), result.GetValue(weights),
-            CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)), result.GetValue(backbone)!, result.GetValue(featureNode), result.GetValue(precision)), token))));
+        Verb.SetAction(command, (result, token) => Run(new Settings
+        {
+            Data = result.GetValue(data)!,
+            Model = result.GetValue(model)!,
+            Split = result.GetValue(split),
+            TestFraction = result.GetValue(testFraction),
+            Seed = result.GetValue(seed),
+            Epochs = result.GetValue(epochs),
+            Json = result.GetValue(json),
+            Device = result.GetValue(device),
+            RequireDevice = result.GetValue(requireDevice),
+            InputSize = result.GetValue(inputSize),
+            Weights = result.GetValue(weights),
+            Cache = CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
+            Backbone = result.GetValue(backbone)!,
+            FeatureNode = result.GetValue(featureNode),
+            Precision = result.GetValue(precision),
+        }, token));
         return command;
     }
 
-    internal sealed record TrainArguments(string Data, string Model, string? Split, double TestFraction, int Seed, int? Epochs, bool Json,
-        string Device = "cpu", bool RequireDevice = false, int? InputSize = null, WeightStorage Weights = WeightStorage.Float16, string? Cache = null,
-        string Backbone = "resnet18", string? FeatureNode = null, ComputePrecision Precision = ComputePrecision.Float32);
-
-    internal static int Run(TrainArguments args, CancellationToken token)
+    internal static int Run(Settings args, CancellationToken token)
     {
         var clock = Stopwatch.StartNew();
         var mlContext = new MLContext(args.Seed);
@@ -87,35 +118,20 @@ internal static class TrainCommand
             Output.ReportSkipped(test.Skipped, "test");
             foreach (var u in test.UnknownLabels) Output.Warn($"test image {u.ImagePath} has label '{u.Label}', which no training image has; left out");
         }
-        var summary = new
-        {
-            accuracy = test?.Accuracy,
-            macro_accuracy = test?.MacroAccuracy,
-            log_loss = test?.LogLoss,
-            train_images = images.Features.Rows,
-            test_images = test?.Images ?? 0,
-            skipped_images = images.Skipped.Count + (test?.Skipped.Count ?? 0),
-            classes = trained.Classes,
-            featurize_images_per_s = images.ImagesPerSecond,
-            cache_hits = images.CacheHits,
-            device = device.ToString(),
-            input_size = backbone.InputSize,
-            backbone = backbone.Name,
-            weights = args.Weights.ToString().ToLowerInvariant(),
-            precision = args.Precision.ToString().ToLowerInvariant(),
-            best_epoch = trained.BestEpoch,
-            seconds = clock.Elapsed.TotalSeconds,
-            model = Path.GetFullPath(args.Model),
-        };
+        var summary = new Summary(
+            test?.Accuracy, test?.MacroAccuracy, test?.LogLoss, images.Features.Rows, test?.Images ?? 0,
+            images.Skipped.Count + (test?.Skipped.Count ?? 0), trained.Classes, images.ImagesPerSecond, images.CacheHits, device.ToString(),
+            backbone.InputSize, backbone.Name, args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant(),
+            trained.BestEpoch, clock.Elapsed.TotalSeconds, Path.GetFullPath(args.Model));
         if (args.Json)
         {
-            Output.JsonLine(summary);
+            Output.JsonLine(summary, CliJson.Default.TrainSummary);
         }
         else
         {
             if (test is not null) Console.WriteLine(test.ConfusionTable);
-            Console.WriteLine($"accuracy {summary.accuracy:F4}  macro accuracy {summary.macro_accuracy:F4}  log-loss {summary.log_loss:F4}");
-            Console.WriteLine($"{summary.train_images} training images featurized at {summary.featurize_images_per_s:F1} img/s; {summary.seconds:F1} s in all");
+            Console.WriteLine($"accuracy {summary.Accuracy:F4}  macro accuracy {summary.MacroAccuracy:F4}  log-loss {summary.LogLoss:F4}");
+            Console.WriteLine($"{summary.TrainImages} training images featurized at {summary.FeaturizeImagesPerS:F1} img/s; {summary.Seconds:F1} s in all");
         }
         return 0;
     }

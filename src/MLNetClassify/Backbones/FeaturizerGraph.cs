@@ -68,7 +68,7 @@ internal static class FeaturizerGraph
     /// The graph with the unpooled last feature map as output, its shape declared in full
     /// (<see cref="FeatureMapShape"/>) so ML.NET's ApplyOnnxModel gives the column its C×H×W size.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The spec names no <see cref="BackboneSpec.FeatureMapNode"/>.</exception>
+    /// <exception cref="ArgumentException">The spec names no <see cref="BackboneSpec.FeatureMapNode"/>.</exception>
     public static byte[] BuildFeatureMap(BackboneSpec spec) => Cached(spec, featureMap: true);
 
     /// <summary>[C, H, W] of the feature map at the spec's input size, found by running the graph once.</summary>
@@ -126,18 +126,18 @@ internal static class FeaturizerGraph
         var backbone = ReadModel(spec.ResolveModelFile(), spec.Name);
         var g = backbone.Graph;
         if (spec.InputNode is null || (spec.FeatureMapNode ?? spec.FeatureNode) is null)
-            throw new InvalidOperationException(
+            throw new ArgumentException(
                 $"Backbone '{spec.Name}' does not name its input and feature nodes yet: read the file with Backbone.FromOnnx(path, preset) first.");
         if (g.Input.All(i => i.Name != spec.InputNode))
             throw new InvalidDataException($"Backbone '{spec.Name}' ({spec.ResolveModelFile()}) has no input '{spec.InputNode}'; inputs: {string.Join(", ", g.Input.Select(i => i.Name))}.");
         var view = new GraphView(g);
         if (output != Output.Pooled && spec.FeatureMapNode is null)
-            throw new InvalidOperationException($"Backbone '{spec.Name}' names no feature-map node.");
+            throw new ArgumentException($"Backbone '{spec.Name}' names no feature-map node.", nameof(spec));
         string cut = (spec.FeatureMapNode ?? spec.FeatureNode)!;
         if (!view.Producers.ContainsKey(cut))
             throw new InvalidDataException($"Backbone '{spec.Name}' has no node output '{cut}'.");
         if ((spec.FeatureMapNode is null || !spec.AnyInputSize) && NativeSize(g, spec) is int native && native > 0 && spec.InputSize != native)
-            throw new InvalidOperationException($"Backbone '{spec.Name}' runs at its native size {native} only (it is not fully convolutional up to its features).");
+            throw new ArgumentException($"Backbone '{spec.Name}' runs at its native size {native} only (it is not fully convolutional up to its features).");
 
         var graph = new GraphProto { Name = $"{Prefix}{spec.Name}{Suffix}" };
         graph.Input.Add(OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Float, "N", 3, spec.ResizeSize, spec.ResizeSize));

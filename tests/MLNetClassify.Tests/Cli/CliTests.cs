@@ -70,6 +70,8 @@ public class CliTests(LogoModelFixture fixture)
         Assert.Equal(train.GetProperty("accuracy").GetDouble(), evaluate.GetProperty("accuracy").GetDouble(), 1e-9);
         Assert.Equal(train.GetProperty("log_loss").GetDouble(), evaluate.GetProperty("log_loss").GetDouble(), 1e-4);
         Assert.Equal(fixture.Split.Test.Count, evaluate.GetProperty("test_images").GetInt32());
+        // The zip does not record its training images: evaluate says so with null, not a made-up 0.
+        Assert.Equal(JsonValueKind.Null, evaluate.GetProperty("train_images").ValueKind);
 
         // By default evaluate runs the zip's own featurizer graph in batches through the cache train filled: every test
         // image is a hit, and the saved head on those features gives the row-by-row metrics.

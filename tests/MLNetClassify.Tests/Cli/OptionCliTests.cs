@@ -51,7 +51,7 @@ public class OptionCliTests(LogoModelFixture fixture)
     }
 
     [Fact]
-    public void Featurize_ThreeProcessesIntoOneCache_LeaveEveryEntrySound()
+    public async Task Featurize_ThreeProcessesIntoOneCache_LeaveEveryEntrySound()
     {
         // The same images, the same cache folder, three processes at once: every entry is written atomically, so a
         // fourth run finds all of them and none damaged.
@@ -62,11 +62,10 @@ public class OptionCliTests(LogoModelFixture fixture)
         var runs = Enumerable.Range(0, 3)
             .Select(_ => Task.Run(() => CliRunner.Run(["featurize", "--data", data, "--cache", cache, "--json"])))
             .ToArray();
-        Task.WaitAll(runs);
-        foreach (var run in runs)
+        foreach (var run in await Task.WhenAll(runs))
         {
-            Assert.True(run.Result.ExitCode == 0, run.Result.Stderr);
-            Assert.DoesNotContain("damaged", run.Result.Stderr);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            Assert.DoesNotContain("damaged", run.Stderr);
         }
 
         var last = CliRunner.Run(["featurize", "--data", data, "--cache", cache, "--json"]);

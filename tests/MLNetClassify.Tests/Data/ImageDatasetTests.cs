@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetClassify.Cli.Commands;
 using MLNetClassify.Data;
 
 namespace MLNetClassify.Tests.Data;
