@@ -158,6 +158,17 @@ public sealed class ImageClassificationCatalog
         return model;
     }
 
+    /// <summary>
+    /// Makes the ONNX steps of models loaded afterwards with this context run on <paramref name="device"/> (ML.NET's
+    /// GpuDeviceId and FallbackToCpu). When CUDA cannot start, the CPU is used and the reason returned, naming the
+    /// missing library; with <paramref name="requireDevice"/> that is an error instead.
+    /// </summary>
+    /// <param name="device">The CPU, or a CUDA device.</param>
+    /// <param name="requireDevice">Fail instead of falling back to the CPU.</param>
+    /// <returns>Why the CPU is used instead of <paramref name="device"/>; null when the device is used.</returns>
+    /// <exception cref="InvalidOperationException">CUDA was required and cannot start.</exception>
+    public string? UseDevice(ExecutionDevice device, bool requireDevice = false) => ExecutionDevices.Configure(_mlContext, device, requireDevice);
+
     /// <summary>The class names of a fitted or loaded classifier, in Score order (the Score column's slot names).</summary>
     /// <param name="model">A model with a Score column that carries slot names (every classifier of this library).</param>
     /// <exception cref="ArgumentException">The model has no Score column with slot names.</exception>
