@@ -227,7 +227,7 @@ internal static class Int8Quantizer
             });
         var ranges = tensors.ToDictionary(t => t, _ => (Min: float.MaxValue, Max: float.MinValue));
         int perImage = 3 * size * size, images = calibration.Length / perImage;
-        // No arena, two images a run: every intermediate tensor is an output here, and peak memory counts (issue 5).
+        // No arena, two images a run: every intermediate tensor is an output here, and peak memory counts: the CLI featurizes within ~600 MiB (docs/speed-and-memory.md).
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, EnableCpuMemArena = false };
         using var session = new InferenceSession(probe.ToByteArray(), options);
         using var runOptions = new RunOptions();

@@ -51,6 +51,14 @@ internal static class ModelFiles
     /// length-prefixed "OnnxModel" entry), with the backbone's name, input side and feature count read from it; null
     /// when the zip holds none, or more than one.
     /// </summary>
+    /// <remarks>
+    /// Relies on an internal fact of ML.NET's model format (Microsoft.ML.OnnxTransformer 5.0.1 and 6.0.0, the tested
+    /// range): OnnxTransformer saves its graph as a zip entry named "OnnxModel" holding a little-endian int32 length
+    /// followed by that many bytes of the ONNX protobuf. Entries that do not fit that shape, or whose graph is not one of
+    /// ours (<see cref="FeaturizerGraph.TryDescribe"/> checks the name prefix and the input and output shapes), are
+    /// passed over, so a different format makes callers fall back to scoring row by row, never misread a graph.
+    /// Tested by EvaluateSavedTests (the graph read back equals the built one byte for byte).
+    /// </remarks>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is not a zip.</exception>
     internal static SavedFeaturizer? ReadFeaturizerGraph(string path)

@@ -119,6 +119,13 @@ public static partial class ClassifierWorkflow
     /// The saved chain's steps other than the image steps and the featurizer's ONNX step, in order, when they run on a
     /// table of ImagePath, Label and Features alone; null otherwise.
     /// </summary>
+    /// <remarks>
+    /// Relies on how ML.NET loads a saved chain (tested range, see StockSoftmaxLayer): nested TransformerChains of
+    /// concrete transformer types, the image steps as ImageLoadingTransformer, ImageResizingTransformer and
+    /// ImagePixelExtractingTransformer, each ApplyOnnxModel step as one OnnxTransformer. The split is checked, not
+    /// assumed: the remaining steps must give a Score column on the features table, else this returns null and the
+    /// caller scores row by row (EvaluateSavedTests covers both outcomes).
+    /// </remarks>
     private static List<ITransformer>? AfterFeaturizer(MLContext mlContext, ITransformer model, VectorDataViewType featureType)
     {
         static IEnumerable<ITransformer> Leaves(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [t];

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
+using MLNetClassify.Tests.Cli;
 
 namespace MLNetClassify.Tests.Architecture;
 
@@ -41,30 +41,14 @@ public partial class ReadmeSampleTests
             </Project>
             """);
 
-        var run = Dotnet(dir, "run", "--configuration", "Debug");
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Output}");
-        var lines = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var run = CliRunner.Process("dotnet", ["run", "--configuration", "Debug"], dir,
+            new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" });
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+        var lines = run.StdoutLines;
         var accuracy = lines.Single(l => l.StartsWith("accuracy ", StringComparison.Ordinal));
         Assert.Matches(@"^accuracy \d\.\d{3}, log-loss \d+\.\d{3}$", accuracy);
         Assert.Contains(lines, l => PredictionLine().IsMatch(l));
         Assert.True(File.Exists(Path.Combine(dir, "model.zip")));
-    }
-
-    private static (int ExitCode, string Output) Dotnet(string directory, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', args)} ran over 5 minutes.");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     [GeneratedRegex(@"```csharp\n(?<code>.*?)```", RegexOptions.Singleline)]

@@ -141,6 +141,21 @@ public sealed class BackboneDetectionTests
     }
 
     [Fact]
+    public void FeaturizerGraphCache_HoldsAFewGraphs_AndRebuildsAnEvictedOneIdentically()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var specs = BackboneCatalog.All.Skip(1).Take(FeaturizerGraph.CachedGraphs + 2)
+            .Select(p => BackboneCatalog.FromOnnx(FamilyGraphs.PresetShaped(dir, p).Path, p)).ToList();
+        var first = FeaturizerGraph.Build(specs[0]);
+        foreach (var spec in specs.Skip(1))
+        {
+            FeaturizerGraph.Build(spec);
+            Assert.InRange(FeaturizerGraph.CachedGraphCount, 1, FeaturizerGraph.CachedGraphs);
+        }
+        Assert.Equal(first, FeaturizerGraph.Build(specs[0])); // evicted by now, built again the same
+    }
+
+    [Fact]
     public void Inspect_EmbeddedResNet18_FindsItsLastReLU()
     {
         var found = Backbone.Inspect(BackboneCatalog.ResNet18.ResolveModelFile());

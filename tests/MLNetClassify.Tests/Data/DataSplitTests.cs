@@ -65,4 +65,18 @@ public class DataSplitTests
         Assert.Equal(shared.Test.Select(i => i.ImagePath).Order(), ours.Test.Select(i => i.ImagePath).Order());
         Assert.Equal(shared.Train.Count, ours.Train.Count);
     }
+
+    [Fact]
+    public void Holdout_DrawsItsValidationRowsWithTheSameSplitterAsDataSplit()
+    {
+        // One stratified splitter serves both: the trainers' validation rows are what DataSplit.Stratified would put
+        // in test for the same labels, fraction and seed.
+        var images = Enumerable.Range(0, 30).Select(i => new LabeledImage($"/img/{i:D2}.jpg", i % 3 == 0 ? "a" : "b")).ToList();
+        var split = DataSplit.Stratified(images, 0.2, 7);
+        var sorted = images.OrderBy(i => i.Label, StringComparer.Ordinal).ThenBy(i => i.ImagePath, StringComparer.Ordinal).ToList();
+        var labels = sorted.Select(i => i.Label == "a" ? 0 : 1).ToArray();
+        var (train, validation) = MLNetClassify.Learning.Holdout.Split(labels, 0.2f, 7);
+        Assert.Equal(split.Test.Select(i => i.ImagePath).Order(), validation.Select(r => sorted[r].ImagePath).Order());
+        Assert.Equal(split.Train.Count, train.Length);
+    }
 }
