@@ -25,16 +25,34 @@ internal static class PredictCommand
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("predict", "Predict labels for images with a saved model.") { model, paths, top, device, requireDevice, json };
-        Verb.SetAction(command, (result, token) =>
-            Run(result.GetValue(model)!, result.GetValue(paths)!, result.GetValue(top), result.GetValue(json),
-                result.GetValue(device), result.GetValue(requireDevice), token));
+        Verb.SetAction(command, (result, token) => Run(new Settings
+        {
+            Model = result.GetValue(model)!,
+            Paths = result.GetValue(paths)!,
+            Top = result.GetValue(top),
+            Json = result.GetValue(json),
+            Device = result.GetValue(device),
+            RequireDevice = result.GetValue(requireDevice),
+        }, token));
         return command;
     }
 
-    internal static int Run(string modelPath, IReadOnlyList<string> paths, int top, bool json, ExecutionDevice device, bool requireDevice, CancellationToken token)
+    /// <summary>What <c>predict</c> was asked to do.</summary>
+    internal sealed record Settings
     {
+        public required string Model { get; init; }
+        public required IReadOnlyList<string> Paths { get; init; }
+        public int Top { get; init; } = 3;
+        public bool Json { get; init; }
+        public ExecutionDevice Device { get; init; }
+        public bool RequireDevice { get; init; }
+    }
+
+    internal static int Run(Settings args, CancellationToken token)
+    {
+        var (modelPath, paths, top, json) = (args.Model, args.Paths, args.Top, args.Json);
         var mlContext = new MLContext(1);
-        CommonOptions.UseDevice(mlContext, device, requireDevice);
+        CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
         var model = ModelFiles.Load(mlContext, modelPath);
         var classes = ModelInfo.Classes(mlContext, model);
         var files = Expand(paths);
