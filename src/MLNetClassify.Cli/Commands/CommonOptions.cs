@@ -139,6 +139,22 @@ internal static class CommonOptions
     /// <summary>The split the user asked for: a split file, else a stratified split of the folder.</summary>
     public static DataSplit LoadSplit(string dataDirectory, string? splitFile, double testFraction, ulong seed) =>
         splitFile is null
-            ? DataSplit.Stratified(ImageDataset.FromFolder(dataDirectory), testFraction, seed)
+            ? DataSplit.Stratified(ImagesOf(dataDirectory), testFraction, seed)
             : DataSplit.ReadFile(splitFile, dataDirectory);
+
+    /// <summary>The folder's images; the files left out (not an image format read here) are named on stderr by ending.</summary>
+    public static IReadOnlyList<LabeledImage> ImagesOf(string dataDirectory)
+    {
+        var images = ImageDataset.FromFolder(dataDirectory, out var leftOut);
+        ReportLeftOut(leftOut);
+        return images;
+    }
+
+    /// <summary>One warning naming how many files of which endings were left out, when any were.</summary>
+    public static void ReportLeftOut(IReadOnlyDictionary<string, int> leftOut)
+    {
+        if (leftOut.Count == 0) return;
+        Output.Warn($"left out {leftOut.Values.Sum()} file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): "
+            + string.Join(", ", leftOut.Select(e => $"{(e.Key.Length == 0 ? "(no ending)" : e.Key)} ×{e.Value}")));
+    }
 }

@@ -76,7 +76,7 @@ internal static class EvaluateCommand
         var mlContext = new MLContext(1);
         var actual = CommonOptions.UseDevice(mlContext, args.Device, requireDevice);
         var model = ModelFiles.Load(mlContext, modelPath);
-        var images = splitFile is null ? ImageDataset.FromFolder(dataDirectory) : DataSplit.ReadFile(splitFile, dataDirectory).Test;
+        var images = splitFile is null ? CommonOptions.ImagesOf(dataDirectory) : DataSplit.ReadFile(splitFile, dataDirectory).Test;
         Output.Step($"evaluating {images.Count} images with {modelPath}");
         var summary = rowByRow
             ? ClassifierWorkflow.Evaluate(mlContext, model, images, token)

@@ -75,7 +75,7 @@ internal static class FeaturizeCommand
 
     private static int Run(string data, Shard shard, string cache, BackboneSpec backbone, bool json, CancellationToken token)
     {
-        var mine = ShardOf(ImageDataset.FromFolder(data), shard.Index, shard.Count);
+        var mine = ShardOf(CommonOptions.ImagesOf(data), shard.Index, shard.Count);
         Output.Step($"shard {shard}: {mine.Count} images → cache {cache}");
         var mlContext = new MLContext(1);
         using var featurizer = mlContext.ImageClassification().CreateFeaturizer(backbone, new FeaturizerOptions { CacheDirectory = cache });

@@ -2,7 +2,6 @@ using System.CommandLine;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
-using MLNetClassify.Images;
 using MLNetClassify.Persistence;
 
 namespace MLNetClassify.Cli.Commands;
@@ -53,26 +52,28 @@ internal static class PredictCommand
         var (modelPath, paths, top, json) = (args.Model, args.Paths, args.Top, args.Json);
         var mlContext = new MLContext(1);
         CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
-        var model = ModelFiles.Load(mlContext, modelPath);
+        var model = ModelFiles.Load(mlContext, modelPath, out var inputSchema);
         var classes = ModelInfo.Classes(mlContext, model);
         var files = Expand(paths);
-        using var engine = mlContext.Model.CreatePredictionEngine<LabeledImage, Prediction>(model);
+        // Each file decoded as training decodes it (upright, DCT-scaled, size-limited), then the model's own steps.
+        using var scorer = new DecodedImageScorer(mlContext, model, inputSchema: inputSchema);
         int predicted = 0;
         foreach (var file in files)
         {
             token.ThrowIfCancellationRequested();
-            if (ImageCheck.Problem(file) is { } problem)
+            var (score, problem) = scorer.Score(file);
+            if (score is null)
             {
                 Output.Warn($"skipped {file}: {problem}");
                 if (json) Output.JsonLine(new Line(file, Error: problem), CliJson.Default.PredictLine);
                 continue;
             }
-            var p = engine.Predict(new LabeledImage(file, ""));
-            var ranked = p.Score.Select((s, i) => (label: classes[i], score: s)).OrderByDescending(x => x.score).Take(top).ToList();
+            int best = Array.IndexOf(score, score.Max());
+            var ranked = score.Select((s, i) => (label: classes[i], score: s)).OrderByDescending(x => x.score).Take(top).ToList();
             if (json)
-                Output.JsonLine(new Line(file, p.PredictedLabelValue, p.Score.Max(), ranked.Select(r => new Ranked(r.label, r.score)).ToList()), CliJson.Default.PredictLine);
+                Output.JsonLine(new Line(file, classes[best], score[best], ranked.Select(r => new Ranked(r.label, r.score)).ToList()), CliJson.Default.PredictLine);
             else
-                Console.WriteLine($"{file}\t{p.PredictedLabelValue}\t{p.Score.Max():F4}\t{string.Join("  ", ranked.Select(r => $"{r.label}={r.score:F3}"))}");
+                Console.WriteLine($"{file}\t{classes[best]}\t{score[best]:F4}\t{string.Join("  ", ranked.Select(r => $"{r.label}={r.score:F3}"))}");
             predicted++;
         }
         if (predicted == 0)
@@ -84,13 +85,20 @@ internal static class PredictCommand
     internal static List<string> Expand(IEnumerable<string> paths)
     {
         var files = new List<string>();
+        var leftOut = new SortedDictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
-                files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ImageDataset.IsImageFile).Order(StringComparer.Ordinal));
+            {
+                var all = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+                files.AddRange(all.Where(ImageDataset.IsImageFile));
+                foreach (var other in all.Where(f => !ImageDataset.IsImageFile(f)))
+                    leftOut[Path.GetExtension(other).ToLowerInvariant()] = leftOut.GetValueOrDefault(Path.GetExtension(other).ToLowerInvariant()) + 1;
+            }
             else
                 files.Add(path);
         }
+        CommonOptions.ReportLeftOut(leftOut);
         return files;
     }
 

@@ -6,9 +6,9 @@ namespace MLNetClassify.Data;
 /// <summary>Loads labelled images from a folder per label, a manifest file, or memory.</summary>
 public static class ImageDataset
 {
-    /// <summary>File endings read as images (case-insensitive).</summary>
+    /// <summary>File endings read as images (case-insensitive): the formats the decoder reads, PNG, JPEG, GIF, BMP and WebP.</summary>
     public static IReadOnlySet<string> ImageExtensions { get; } =
-        new HashSet<string>([".jpg", ".jpeg", ".png", ".bmp", ".gif"], StringComparer.OrdinalIgnoreCase);
+        new HashSet<string>([".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Every image under <paramref name="directory"/>, labelled by the name of its immediate sub-folder
@@ -16,19 +16,33 @@ public static class ImageDataset
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="InvalidDataException">No sub-folder holds an image.</exception>
-    public static IReadOnlyList<LabeledImage> FromFolder(string directory)
+    public static IReadOnlyList<LabeledImage> FromFolder(string directory) => FromFolder(directory, out _);
+
+    /// <summary>
+    /// Every image under <paramref name="directory"/>, as <see cref="FromFolder(string)"/>, and the files left out
+    /// because their ending is not an image format read here: a count per ending (".tif", ".txt", "" for none).
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="InvalidDataException">No sub-folder holds an image.</exception>
+    public static IReadOnlyList<LabeledImage> FromFolder(string directory, out IReadOnlyDictionary<string, int> leftOut)
     {
         var root = Path.GetFullPath(directory);
         if (!Directory.Exists(root))
             throw new DirectoryNotFoundException($"Data folder not found: {root}");
         var images = new List<LabeledImage>();
+        var others = new SortedDictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         foreach (var labelDir in Directory.GetDirectories(root))
         {
             string label = Path.GetFileName(labelDir);
-            images.AddRange(Directory.EnumerateFiles(labelDir, "*", SearchOption.AllDirectories)
-                .Where(IsImageFile)
-                .Select(f => new LabeledImage(f, label)));
+            foreach (var file in Directory.EnumerateFiles(labelDir, "*", SearchOption.AllDirectories))
+            {
+                if (IsImageFile(file))
+                    images.Add(new LabeledImage(file, label));
+                else
+                    others[Path.GetExtension(file).ToLowerInvariant()] = others.GetValueOrDefault(Path.GetExtension(file).ToLowerInvariant()) + 1;
+            }
         }
+        leftOut = others;
         if (images.Count == 0)
             throw new InvalidDataException($"No images in {root}: expected one sub-folder per label holding {string.Join(" ", ImageExtensions)} files.");
         return Sort(images);

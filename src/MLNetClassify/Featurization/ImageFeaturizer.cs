@@ -35,6 +35,15 @@ public sealed record FeaturizerOptions
     /// the others are featurized and added. Null (the default) turns caching off.
     /// </summary>
     public string? CacheDirectory { get; init; }
+
+    /// <summary>
+    /// Images with more pixels than this are refused from their header, before a pixel is decoded, and reported as
+    /// skipped (100 megapixels by default: above any phone camera, far below a decompression bomb).
+    /// </summary>
+    public long MaxImagePixels { get; init; } = ImageDecoding.DefaultMaxPixels;
+
+    /// <summary>Use what decodes of a truncated image file instead of reporting it as skipped (off by default).</summary>
+    public bool AcceptIncompleteImages { get; init; }
 }
 
 /// <summary>Progress of a featurization run.</summary>
@@ -142,7 +151,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         var features = new float[images.Count * d];
         var ok = new bool[images.Count];
         var skipped = new List<SkippedImage>();
-        using var readers = new PixelReaders(_mlContext, _backbone.ResizeSize);
+        using var readers = new PixelReaders(_mlContext, _backbone.ResizeSize, new ImageDecoding(_options.MaxImagePixels, _options.AcceptIncompleteImages));
         var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
         var free = new Stack<float[]>();
 

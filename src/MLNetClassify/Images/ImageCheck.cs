@@ -17,19 +17,14 @@ internal static class ImageCheck
         return problems.Where(p => p is not null).Select(p => p!).ToList();
     }
 
-    /// <summary>Why <paramref name="path"/> cannot be used as an image, or null when it decodes.</summary>
+    /// <summary>Why <paramref name="path"/> cannot be used as an image (decoded by <see cref="ImageDecoder"/> as training would), or null.</summary>
     public static string? Problem(string path)
     {
-        if (!File.Exists(path))
-            return "file not found";
-        try
-        {
-            using var image = MLImage.CreateFromFile(path);
-            return image.Width > 0 && image.Height > 0 ? null : "image has no pixels";
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NotSupportedException)
-        {
-            return $"cannot be decoded as an image ({e.Message.Split('\n')[0].Trim()})";
-        }
+        var decoded = ImageDecoder.Decode(path, ImageDecoderCheckSide);
+        decoded.Image?.Dispose();
+        return decoded.Problem;
     }
+
+    /// <summary>The side images are decoded at for the check: a JPEG is DCT-scaled, so a large photo costs little.</summary>
+    private const int ImageDecoderCheckSide = 224;
 }

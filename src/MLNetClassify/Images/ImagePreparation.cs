@@ -42,12 +42,6 @@ internal static class ImagePreparation
     }
 }
 
-/// <summary>PredictionEngine input: an image path.</summary>
-internal sealed class PathRow
-{
-    public string ImagePath { get; set; } = "";
-}
-
 /// <summary>PredictionEngine input: an in-memory image.</summary>
 internal sealed class ImageRow
 {

@@ -4,22 +4,23 @@ using Microsoft.ML.Data;
 namespace MLNetClassify.Images;
 
 /// <summary>
-/// Turns images into pixel planes with the stock transforms of <see cref="ImagePreparation"/>, one
-/// PredictionEngine per thread (they are not thread-safe), and says why when an image cannot be read.
+/// Turns images into pixel planes: files through <see cref="ImageDecoder"/> (header first, size limit, DCT-scaled
+/// JPEG, EXIF orientation), then the stock resize and pixel transforms of <see cref="ImagePreparation"/>, one
+/// PredictionEngine per thread (they are not thread-safe); says why when an image cannot be read.
 /// </summary>
 internal sealed class PixelReaders : IDisposable
 {
-    private readonly ThreadLocal<PredictionEngine<PathRow, PixelsRow>> _fromPath;
     private readonly ThreadLocal<PredictionEngine<ImageRow, PixelsRow>> _fromImage;
     private readonly ThreadLocal<PixelsRow> _output = new(() => new PixelsRow());
+    private readonly int _size;
+    private readonly ImageDecoding _decoding;
 
-    public PixelReaders(MLContext mlContext, int size)
+    public PixelReaders(MLContext mlContext, int size, ImageDecoding? decoding = null)
     {
-        var empty = mlContext.Data.LoadFromEnumerable(Array.Empty<PathRow>());
-        var pathModel = ImagePreparation.Estimators(mlContext, nameof(PathRow.ImagePath), inputIsPath: true, size).Fit(empty);
+        _size = size;
+        _decoding = decoding ?? ImageDecoding.Default;
         var emptyImages = mlContext.Data.LoadFromEnumerable(Array.Empty<ImageRow>());
         var imageModel = ImagePreparation.Estimators(mlContext, nameof(ImageRow.Image), inputIsPath: false, size).Fit(emptyImages);
-        _fromPath = new(() => mlContext.Model.CreatePredictionEngine<PathRow, PixelsRow>(pathModel, new PredictionEngineOptions { OwnsTransformer = false }), trackAllValues: true);
         _fromImage = new(() => mlContext.Model.CreatePredictionEngine<ImageRow, PixelsRow>(imageModel, new PredictionEngineOptions { OwnsTransformer = false }), trackAllValues: true);
     }
 
@@ -31,9 +32,11 @@ internal sealed class PixelReaders : IDisposable
         {
             if (source.Path is { } path)
             {
-                if (!File.Exists(path))
-                    return "file not found";
-                _fromPath.Value!.Predict(new PathRow { ImagePath = path }, ref output);
+                var decoded = ImageDecoder.Decode(path, _size, _decoding);
+                if (decoded.Problem is { } problem)
+                    return problem;
+                using var image = decoded.Image!;
+                _fromImage.Value!.Predict(new ImageRow { Image = image }, ref output);
             }
             else
             {
@@ -58,9 +61,7 @@ internal sealed class PixelReaders : IDisposable
 
     public void Dispose()
     {
-        foreach (var engine in _fromPath.Values) engine.Dispose();
         foreach (var engine in _fromImage.Values) engine.Dispose();
-        _fromPath.Dispose();
         _fromImage.Dispose();
         _output.Dispose();
     }

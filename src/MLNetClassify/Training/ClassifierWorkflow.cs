@@ -56,8 +56,9 @@ public static partial class ClassifierWorkflow
     }
 
     /// <summary>
-    /// Scores <paramref name="images"/> with a saved (or trained) model through ML.NET's own row-by-row path,
-    /// as an application would. Unreadable images and unknown labels are reported and left out.
+    /// Scores <paramref name="images"/> with a saved (or trained) model row by row through its own steps, as an
+    /// application would, each file decoded as training decodes it (upright, DCT-scaled, size-limited; see
+    /// ImageDecoder). Unreadable images and unknown labels are reported and left out.
     /// </summary>
     public static EvaluationSummary Evaluate(MLContext mlContext, ITransformer model, IReadOnlyList<LabeledImage> images, CancellationToken cancellationToken = default)
     {
@@ -72,7 +73,7 @@ public static partial class ClassifierWorkflow
             throw new ArgumentException($"None of the {images.Count} images can be evaluated: {skipped.Count} unreadable, {unknown.Count} with labels the model does not know.");
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var scored = model.Transform(ImageDataset.ToDataView(mlContext, usable));
+        var scored = DecodedImageScorer.Transform(mlContext, model, usable);
         // Materialize once: Evaluate would otherwise pull the ONNX column lazily, and cancellation is checked per row.
         var cached = mlContext.Data.Cache(mlContext.Transforms.SelectColumns(LabelKeyColumn, "Score", "PredictedLabel").Fit(scored).Transform(scored));
         using (var cursor = cached.GetRowCursor(cached.Schema))

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetClassify.Backbones;
+using MLNetClassify.Featurization;
+using MLNetClassify.Persistence;
+using MLNetClassify.Tests.Cli;
+using SkiaSharp;
+
+namespace MLNetClassify.Tests.Images;
+
+/// <summary>Training (the batched featurizer) and scoring (the CLI, the row-by-row evaluation) decode a file alike.</summary>
+[Collection(LogoModelCollection.Name)]
+public class SamePixelsTests(LogoModelFixture fixture)
+{
+    private sealed class FeatureRow
+    {
+        [VectorType(512)]
+        public float[] Features { get; set; } = [];
+    }
+
+    /// <summary>A large photo of a fixture test image, stored turned (EXIF 6) as a phone in portrait stores it.</summary>
+    private static string RotatedLargePhoto(string source, string dir)
+    {
+        using var small = SKBitmap.Decode(source);
+        using var upright = small.Resize(new SKImageInfo(small.Width * 8, small.Height * 8), SKFilterQuality.High);
+        using var stored = TestPictures.Stored(upright, 6);
+        var path = Path.Combine(dir, "portrait.jpg");
+        File.WriteAllBytes(path, TestPictures.JpegWithOrientation(stored, 6));
+        return path;
+    }
+
+    [Fact]
+    public void ScoringAFile_GivesTheScoresOfTheHeadOnTheBatchedFeatures_ForARotatedLargePhoto()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var photo = RotatedLargePhoto(fixture.Split.Test[0].ImagePath, dir);
+        var ml = new MLContext(1);
+
+        // Training's path: the batched featurizer, then the saved head on those features.
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18);
+        var features = featurizer.Featurize([photo]).Features.Row(0).ToArray();
+        var head = fixture.Trained.Head!;
+        var viaHead = head.Transform(ml.Data.LoadFromEnumerable([new FeatureRow { Features = features }])).GetColumn<float[]>("Score").Single();
+
+        // Scoring's path: the saved zip, loaded with stock ML.NET, each file decoded by the same decoder.
+        var loaded = ModelFiles.Load(ml, fixture.ModelPath, out var schema);
+        using var scorer = new DecodedImageScorer(ml, loaded, inputSchema: schema);
+        Assert.Equal(224, scorer.Side);
+        var (score, problem) = scorer.Score(photo);
+        Assert.Null(problem);
+        Assert.True(score!.Zip(viaHead, (a, b) => Math.Abs(a - b)).Max() <= 1e-5, $"{string.Join(",", score!)} vs {string.Join(",", viaHead)}");
+    }
+
+    [Fact]
+    public void PredictCli_OnARotatedPhoto_AgreesWithTheUprightPicture_WhereThePlainPathDoesNot()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var source = fixture.Split.Test[1].ImagePath;
+        var photo = RotatedLargePhoto(source, dir);
+        using (var small = SKBitmap.Decode(source))
+        using (var upright = small.Resize(new SKImageInfo(small.Width * 8, small.Height * 8), SKFilterQuality.High))
+            File.WriteAllBytes(Path.Combine(dir, "upright.jpg"), TestPictures.Encode(upright, SKEncodedImageFormat.Jpeg));
+
+        var run = CliRunner.Run(["predict", "--model", fixture.ModelPath, "--json", photo, Path.Combine(dir, "upright.jpg")]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var lines = run.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        float rotated = lines[0].GetProperty("score").GetSingle(), plain = lines[1].GetProperty("score").GetSingle();
+        Assert.Equal(lines[1].GetProperty("label").GetString(), lines[0].GetProperty("label").GetString());
+        Assert.True(Math.Abs(rotated - plain) < 0.05, $"rotated {rotated} against upright {plain}");
+    }
+
+    [Fact]
+    public void TrainCli_FolderWithOtherFiles_NamesWhatItLeftOut_AndReadsWebp()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var data = Path.Combine(dir, "data");
+        TestImages.LogoFolder(data, 6, seed: 33, size: 96);
+        using (var picture = TestPictures.Marked(96, 96))
+        {
+            File.WriteAllBytes(Path.Combine(data, "logo", "extra.webp"), TestPictures.Encode(picture, SKEncodedImageFormat.Webp, 90));
+            File.WriteAllBytes(Path.Combine(data, "logo", "scan.tif"), [0x49, 0x49, 0x2A, 0]);
+            File.WriteAllBytes(Path.Combine(data, "other", "scan2.tif"), [0x49, 0x49, 0x2A, 0]);
+            File.WriteAllText(Path.Combine(data, "other", "notes.txt"), "not an image");
+        }
+        var run = CliRunner.Run(["train", "--data", data, "--model", Path.Combine(dir, "m.zip"), "--epochs", "5", "--no-cache", "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("left out 3 file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): .tif ×2, .txt ×1", run.Stderr);
+        var summary = JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
+        Assert.Equal(13, summary.GetProperty("train_images").GetInt32() + summary.GetProperty("test_images").GetInt32());
+    }
+}
