@@ -13,11 +13,15 @@ if (args.Length == 3 && args[0] == "precision")
 //   or the peak memory of one graph build: ... -- int8lab x WORK_DIR peak:int8|peak:float32
 if (args.Length >= 3 && args[0] == "int8lab")
     return MLNetClassify.Benchmarks.Int8Lab.Run(args[1], args[2], args[3..]);
+// The 12-megapixel set for the large-photo bench: ... -- largephotos SOURCE_DATA_DIR TARGET_DIR [PER_LABEL=12]
+if (args.Length >= 3 && args[0] == "largephotos")
+    return MLNetClassify.Benchmarks.LargePhotos.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3]) : 12);
 if (args.Length >= 4 && args[0] == "sizes")
     return MLNetClassify.Benchmarks.InputSizes.Run(args[1], args[2], args[3..].Select(int.Parse).ToArray());
 Console.Error.WriteLine("usage: MLNetClassify.Benchmarks sizes DATA_DIR SPLIT_FILE SIZE...");
 Console.Error.WriteLine("       MLNetClassify.Benchmarks precision DATA_DIR SPLIT_FILE");
 Console.Error.WriteLine("       MLNetClassify.Benchmarks int8lab SHARED_DATA_DIR WORK_DIR [describe] [sensitivity] [realcalib] [mse] [auto] [float:i,j,...]");
 Console.Error.WriteLine("       MLNetClassify.Benchmarks kernels [--filter PATTERN] [--job short]");
+Console.Error.WriteLine("       MLNetClassify.Benchmarks largephotos SOURCE_DATA_DIR TARGET_DIR [PER_LABEL]");
 Console.Error.WriteLine("       (featurization, latency and memory against ML.NET: dotnet run --project src/MLNetClassify.Cli -- bench --data DIR)");
 return 2;

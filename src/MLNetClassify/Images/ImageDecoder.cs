@@ -25,8 +25,8 @@ internal sealed record DecodedImage(MLImage? Image, string? Problem, int Width, 
 
 /// <summary>
 /// The one image decoder for every path this project controls. It reads the header first (format, size, EXIF
-/// orientation), refuses images over the pixel limit before decoding a pixel, decodes JPEG at the smallest DCT scale
-/// (1/8 … 8/8, libjpeg-turbo through SkiaSharp) whose shorter side still covers the network's input, turns the image
+/// orientation), refuses images over the pixel limit before decoding a pixel, decodes a large JPEG at the smallest DCT
+/// scale (1/8 … 1/2, libjpeg-turbo through SkiaSharp) whose shorter side still covers the network's input, turns the image
 /// upright as its EXIF orientation says, and reports a truncated file instead of scoring half an image. PNG, JPEG,
 /// GIF (first frame), BMP and WebP are decoded.
 /// </summary>
@@ -105,15 +105,21 @@ internal static class ImageDecoder
     }
 
     /// <summary>
-    /// The decode size: for JPEG the smallest n/8 scale whose shorter side is still at least <paramref name="minSide"/>
-    /// (or full size when the image is smaller); other formats at full size.
+    /// The decode size: for a JPEG whose shorter side is at least twice <paramref name="minSide"/>, the smallest n/8
+    /// scale (n ≤ 4) whose shorter side still covers <paramref name="minSide"/>; otherwise, and for other formats, the
+    /// full size.
     /// </summary>
+    /// <remarks>
+    /// Scaling only when it at least halves each side: a 7/8 or 3/4 decode saves little, and without it an image
+    /// under twice the input decodes to exactly the pixels ML.NET's own loader gives (the shared splits' photos,
+    /// thumbnails, screenshots), which a test checks against DnnFeaturizeImage.
+    /// </remarks>
     internal static SKSizeI ScaledSize(SKCodec codec, int minSide)
     {
         var full = new SKSizeI(codec.Info.Width, codec.Info.Height);
-        if (codec.EncodedFormat != SKEncodedImageFormat.Jpeg || Math.Min(full.Width, full.Height) <= minSide)
+        if (codec.EncodedFormat != SKEncodedImageFormat.Jpeg || Math.Min(full.Width, full.Height) < 2 * minSide)
             return full;
-        for (int eighths = 1; eighths < 8; eighths++)
+        for (int eighths = 1; eighths <= 4; eighths++)
         {
             var scaled = codec.GetScaledDimensions(eighths / 8f);
             if (Math.Min(scaled.Width, scaled.Height) >= minSide)

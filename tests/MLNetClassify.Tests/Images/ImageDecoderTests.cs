@@ -120,6 +120,9 @@ public class ImageDecoderTests
         var accepted = ImageDecoder.Decode(cut, 32, new ImageDecoding(AcceptIncomplete: true));
         Assert.Null(accepted.Problem);
         accepted.Image!.Dispose();
+
+        // ML.NET's own loader (what a plain path-based PredictionEngine runs) takes the cut file without a word.
+        using (MLImage.CreateFromStream(new MemoryStream(cut))) { }
     }
 
     [Theory]
@@ -137,6 +140,10 @@ public class ImageDecoderTests
         Assert.Equal((400, 300), (scaled.Width, scaled.Height)); // 2/8: 1/8 would be 150 high, under 224
         using var small = ImageDecoder.Decode(TestPictures.Encode(picture, SKEncodedImageFormat.Png), 224).Image!;
         Assert.Equal((1600, 1200), (small.Width, small.Height)); // PNG has no DCT scaling
+
+        using var phone = TestPictures.Marked(4032, 3024); // a 12-megapixel phone photo: 1/8 already covers 224
+        using var decoded = ImageDecoder.Decode(TestPictures.Encode(phone, SKEncodedImageFormat.Jpeg, 90), 224).Image!;
+        Assert.Equal((504, 378), (decoded.Width, decoded.Height));
     }
 
     [Fact]
