@@ -5,6 +5,7 @@ using Microsoft.ML.Transforms.Onnx;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
+using MLNetClassify.Images;
 using MLNetClassify.Perceptrons;
 using MLNetClassify.Persistence;
 using MLNetClassify.Pooling;
@@ -168,6 +169,49 @@ public sealed class ImageClassificationCatalog
     /// <returns>Why the CPU is used instead of <paramref name="device"/>; null when the device is used.</returns>
     /// <exception cref="InvalidOperationException">CUDA was required and cannot start.</exception>
     public string? UseDevice(ExecutionDevice device, bool requireDevice = false) => ExecutionDevices.Configure(_mlContext, device, requireDevice);
+
+    /// <summary>
+    /// Decodes an upload as training decodes it: header first, refused over <paramref name="maxPixels"/>, a large JPEG
+    /// DCT-scaled to just cover <paramref name="inputSize"/>, turned upright by its EXIF orientation, a truncated file
+    /// refused unless <paramref name="acceptIncomplete"/>. PNG, JPEG, GIF (first frame), BMP and WebP. Score the result
+    /// with an engine from <see cref="CreatePredictionEngine{TSrc, TDst}"/>; dispose it after.
+    /// </summary>
+    /// <param name="path">The image file.</param>
+    /// <param name="inputSize">The model's input side (224 for ResNet18; the backbone's resize size for others).</param>
+    /// <param name="maxPixels">Images with more pixels are refused from their header (100 megapixels by default).</param>
+    /// <param name="acceptIncomplete">Use what decodes of a truncated file.</param>
+    /// <exception cref="InvalidDataException">The file cannot be used; the message names it and says why.</exception>
+    public MLImage DecodeImage(string path, int inputSize = 224, long maxPixels = ImageDecoding.DefaultMaxPixels, bool acceptIncomplete = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var decoded = ImageDecoder.Decode(path, inputSize, new ImageDecoding(maxPixels, acceptIncomplete));
+        return decoded.Image ?? throw new InvalidDataException($"{path}: {decoded.Problem}");
+    }
+
+    /// <summary>
+    /// A stock ML.NET PredictionEngine over <paramref name="model"/>'s steps after its image loader, taking the
+    /// <see cref="MLImage"/> property of <typeparamref name="TSrc"/> where the loader's output would be: feed it images
+    /// from <see cref="DecodeImage"/>, and the model sees the pixels training saw. (A plain engine fed paths runs ML.NET's
+    /// loader: full-size decode, EXIF orientation ignored.) The engine never owns the model, so several engines (one per
+    /// thread: an engine is not thread-safe) can share it, and disposing one leaves the model usable.
+    /// </summary>
+    /// <typeparam name="TSrc">Input class with one <see cref="MLImage"/> property (declare a size with ImageType; any size works),
+    /// and the other input columns the model reads (a workflow model maps a Label text column first: give it one).</typeparam>
+    /// <typeparam name="TDst">Output class (Score, PredictedLabelValue, ...).</typeparam>
+    /// <param name="model">A fitted or loaded image classifier.</param>
+    /// <param name="inputSchema">The schema saved with the model (from <see cref="LoadModel"/>); null: ImagePath and Label text columns.</param>
+    /// <exception cref="ArgumentException"><typeparamref name="TSrc"/> has no MLImage property.</exception>
+    public PredictionEngine<TSrc, TDst> CreatePredictionEngine<TSrc, TDst>(ITransformer model, DataViewSchema? inputSchema = null)
+        where TSrc : class
+        where TDst : class, new()
+    {
+        var imageProperty = typeof(TSrc).GetProperties().FirstOrDefault(p => p.PropertyType == typeof(MLImage))
+            ?? throw new ArgumentException($"{typeof(TSrc).Name} has no MLImage property for the decoded image.", nameof(TSrc));
+        var (steps, imageColumn) = DecodedImageScorer.AfterLoader(_mlContext, model, inputSchema);
+        var schema = SchemaDefinition.Create(typeof(TSrc));
+        schema.First(c => c.MemberName == imageProperty.Name).ColumnName = imageColumn;
+        return _mlContext.Model.CreatePredictionEngine<TSrc, TDst>(steps, new PredictionEngineOptions { OwnsTransformer = false, InputSchemaDefinition = schema });
+    }
 
     /// <summary>The class names of a fitted or loaded classifier, in Score order (the Score column's slot names).</summary>
     /// <param name="model">A model with a Score column that carries slot names (every classifier of this library).</param>

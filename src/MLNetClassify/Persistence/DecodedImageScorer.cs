@@ -74,7 +74,7 @@ internal sealed class DecodedImageScorer : IDisposable
         return bypass.Steps.Transform(mlContext.Data.LoadFromEnumerable(Rows(), bypass.Schema));
     }
 
-    private sealed record Route(ITransformer Steps, SchemaDefinition Schema, string? ImageFolder, int Side);
+    private sealed record Route(ITransformer Steps, SchemaDefinition Schema, string ImageColumn, string? ImageFolder, int Side);
 
     private static Route Bypass(MLContext mlContext, ITransformer model, DataViewSchema? inputSchema)
     {
@@ -90,7 +90,7 @@ internal sealed class DecodedImageScorer : IDisposable
         // The resize size: the fixed-size image column of the model's output (the resize step's, 224×224 for ResNet18).
         int side = model.GetOutputSchema(inputSchema).Select(c => c.Type).OfType<ImageDataViewType>()
             .Where(t => t.Height > 0 && t.Width > 0).Select(t => Math.Min(t.Height, t.Width)).DefaultIfEmpty(224).Min();
-        return new Route(steps, schema, loader?.ImageFolder, side);
+        return new Route(steps, schema, imageColumn, loader?.ImageFolder, side);
     }
 
     /// <summary>Class probabilities (key order) for the file at <paramref name="path"/>, or why it cannot be scored.</summary>
@@ -106,6 +106,13 @@ internal sealed class DecodedImageScorer : IDisposable
 
     /// <summary>Class probabilities for an image already decoded (not disposed here).</summary>
     public float[] Score(MLImage image) => _engine.Predict(new DecodedRow { Image = image }).Score;
+
+    /// <summary>The chain's steps after its image loader, and the column the loader fills (the model's input when none).</summary>
+    internal static (ITransformer Steps, string ImageColumn) AfterLoader(MLContext mlContext, ITransformer model, DataViewSchema? inputSchema)
+    {
+        var route = Bypass(mlContext, model, inputSchema);
+        return (route.Steps, route.ImageColumn);
+    }
 
     /// <summary>The chain's steps after its image loader, and the loader (null when there is none).</summary>
     internal static (ITransformer Steps, ImageLoadingTransformer? Loader) AfterLoader(ITransformer model)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Persistence;
@@ -50,6 +51,41 @@ public class SamePixelsTests(LogoModelFixture fixture)
         var (score, problem) = scorer.Score(photo);
         Assert.Null(problem);
         Assert.True(score!.Zip(viaHead, (a, b) => Math.Abs(a - b)).Max() <= 1e-5, $"{string.Join(",", score!)} vs {string.Join(",", viaHead)}");
+    }
+
+    private sealed class Upload
+    {
+        [ImageType(224, 224)]
+        public MLImage? Image { get; set; }
+
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class Scored
+    {
+        public float[] Score { get; set; } = [];
+    }
+
+    [Fact]
+    public void CatalogEngineOnADecodedImage_ScoresLikeTheDecodedScorer_AndTwoEnginesShareOneModel()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var photo = RotatedLargePhoto(fixture.Split.Test[2].ImagePath, dir);
+        var ml = new MLContext(1);
+        var loaded = ml.ImageClassification().LoadModel(fixture.ModelPath, out var schema);
+        using var scorer = new DecodedImageScorer(ml, loaded, inputSchema: schema);
+        var expected = scorer.Score(photo).Score!;
+
+        using (var first = ml.ImageClassification().CreatePredictionEngine<Upload, Scored>(loaded, schema))
+        using (var image = ml.ImageClassification().DecodeImage(photo))
+            Assert.Equal(expected, first.Predict(new Upload { Image = image }).Score);
+        // The first engine is disposed; the model it was made from is not.
+        using var second = ml.ImageClassification().CreatePredictionEngine<Upload, Scored>(loaded, schema);
+        using var again = ml.ImageClassification().DecodeImage(photo);
+        Assert.Equal(expected, second.Predict(new Upload { Image = again }).Score);
+
+        var e = Assert.Throws<InvalidDataException>(() => ml.ImageClassification().DecodeImage(Path.Combine(dir, "missing.jpg")));
+        Assert.Contains("missing.jpg: file not found", e.Message);
     }
 
     [Fact]
