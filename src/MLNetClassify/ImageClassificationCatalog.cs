@@ -174,7 +174,7 @@ public sealed class ImageClassificationCatalog
     /// Decodes an upload as training decodes it: header first, refused over <paramref name="maxPixels"/>, a large JPEG
     /// DCT-scaled to just cover <paramref name="inputSize"/>, turned upright by its EXIF orientation, a truncated file
     /// refused unless <paramref name="acceptIncomplete"/>. PNG, JPEG, GIF (first frame), BMP and WebP. Score the result
-    /// with an engine from <see cref="CreatePredictionEngine{TSrc, TDst}"/>; dispose it after.
+    /// with an engine from <see cref="CreatePredictionEngine{TSrc, TDst}"/>; dispose it after. Streams and bytes: <see cref="DecodeImageFromStream"/>.
     /// </summary>
     /// <param name="path">The image file.</param>
     /// <param name="inputSize">The model's input side (224 for ResNet18; the backbone's resize size for others).</param>
@@ -188,10 +188,23 @@ public sealed class ImageClassificationCatalog
         return decoded.Image ?? throw new InvalidDataException($"{path}: {decoded.Problem}");
     }
 
+    /// <summary>Decodes an upload held in a stream (bytes: wrap them in a MemoryStream), as <see cref="DecodeImage"/> does a file.</summary>
+    /// <param name="image">The encoded image, read from its current position.</param>
+    /// <param name="inputSize">The model's input side (224 for ResNet18).</param>
+    /// <param name="maxPixels">Images with more pixels are refused from their header.</param>
+    /// <param name="acceptIncomplete">Use what decodes of a truncated image.</param>
+    /// <exception cref="InvalidDataException">The data cannot be used; the message says why.</exception>
+    public MLImage DecodeImageFromStream(Stream image, int inputSize = 224, long maxPixels = ImageDecoding.DefaultMaxPixels, bool acceptIncomplete = false)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var decoded = ImageDecoder.Decode(image, inputSize, new ImageDecoding(maxPixels, acceptIncomplete));
+        return decoded.Image ?? throw new InvalidDataException($"The uploaded image cannot be used: {decoded.Problem}");
+    }
+
     /// <summary>
     /// A stock ML.NET PredictionEngine over <paramref name="model"/>'s steps after its image loader, taking the
     /// <see cref="MLImage"/> property of <typeparamref name="TSrc"/> where the loader's output would be: feed it images
-    /// from <see cref="DecodeImage"/>, and the model sees the pixels training saw. (A plain engine fed paths runs ML.NET's
+    /// from <c>DecodeImage</c>, and the model sees the pixels training saw. (A plain engine fed paths runs ML.NET's
     /// loader: full-size decode, EXIF orientation ignored.) The engine never owns the model, so several engines (one per
     /// thread: an engine is not thread-safe) can share it, and disposing one leaves the model usable.
     /// </summary>

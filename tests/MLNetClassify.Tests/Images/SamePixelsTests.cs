@@ -84,6 +84,12 @@ public class SamePixelsTests(LogoModelFixture fixture)
         using var again = ml.ImageClassification().DecodeImage(photo);
         Assert.Equal(expected, second.Predict(new Upload { Image = again }).Score);
 
+        using (var stream = File.OpenRead(photo))
+        using (var fromStream = ml.ImageClassification().DecodeImageFromStream(stream))
+            Assert.Equal(expected, second.Predict(new Upload { Image = fromStream }).Score);
+        Assert.Contains("incomplete image data", Assert.Throws<InvalidDataException>(() =>
+            ml.ImageClassification().DecodeImageFromStream(new MemoryStream(File.ReadAllBytes(photo)[..5000]))).Message);
+
         var e = Assert.Throws<InvalidDataException>(() => ml.ImageClassification().DecodeImage(Path.Combine(dir, "missing.jpg")));
         Assert.Contains("missing.jpg: file not found", e.Message);
     }
