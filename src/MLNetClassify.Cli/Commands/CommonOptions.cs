@@ -142,11 +142,11 @@ internal static class CommonOptions
             ? DataSplit.Stratified(ImagesOf(dataDirectory), testFraction, seed)
             : DataSplit.ReadFile(splitFile, dataDirectory);
 
-    /// <summary>The folder's images; the files left out (not an image format read here) are named on stderr by ending.</summary>
+    /// <summary>The folder's images; what was left out or looks wrong (other files, directory links, empty labels) on stderr.</summary>
     public static IReadOnlyList<LabeledImage> ImagesOf(string dataDirectory)
     {
-        var images = ImageDataset.FromFolder(dataDirectory, out var leftOut);
-        ReportLeftOut(leftOut);
+        var images = ImageDataset.FromFolder(dataDirectory, out var notes);
+        foreach (var note in notes) Output.Warn(note);
         return images;
     }
 

@@ -19,32 +19,65 @@ public static class ImageDataset
     public static IReadOnlyList<LabeledImage> FromFolder(string directory) => FromFolder(directory, out _);
 
     /// <summary>
-    /// Every image under <paramref name="directory"/>, as <see cref="FromFolder(string)"/>, and the files left out
-    /// because their ending is not an image format read here: a count per ending (".tif", ".txt", "" for none).
+    /// Every image under <paramref name="directory"/>, as <see cref="FromFolder(string)"/>, and notes on what was left
+    /// out or looks wrong, one sentence each: files that are not an image format read here (counted by ending),
+    /// directory links below a label folder (not followed: a link to a parent would loop and relabel other classes'
+    /// images), label folders with no image, and labels that differ only by case.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="InvalidDataException">No sub-folder holds an image.</exception>
-    public static IReadOnlyList<LabeledImage> FromFolder(string directory, out IReadOnlyDictionary<string, int> leftOut)
+    public static IReadOnlyList<LabeledImage> FromFolder(string directory, out IReadOnlyList<string> notes)
     {
         var root = Path.GetFullPath(directory);
         if (!Directory.Exists(root))
             throw new DirectoryNotFoundException($"Data folder not found: {root}");
         var images = new List<LabeledImage>();
         var others = new SortedDictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        foreach (var labelDir in Directory.GetDirectories(root))
+        var links = new List<string>();
+        var empty = new List<string>();
+        foreach (var labelDir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
         {
             string label = Path.GetFileName(labelDir);
-            foreach (var file in Directory.EnumerateFiles(labelDir, "*", SearchOption.AllDirectories))
+            int before = images.Count;
+            var pending = new Stack<string>([labelDir]);
+            while (pending.Count > 0)
             {
-                if (IsImageFile(file))
-                    images.Add(new LabeledImage(file, label));
-                else
-                    others[Path.GetExtension(file).ToLowerInvariant()] = others.GetValueOrDefault(Path.GetExtension(file).ToLowerInvariant()) + 1;
+                var dir = pending.Pop();
+                foreach (var file in Directory.EnumerateFiles(dir))
+                {
+                    if (IsImageFile(file))
+                        images.Add(new LabeledImage(file, label));
+                    else
+                    {
+                        var ending = Path.GetExtension(file).ToLowerInvariant();
+                        others[ending] = others.GetValueOrDefault(ending) + 1;
+                    }
+                }
+                foreach (var sub in Directory.EnumerateDirectories(dir))
+                {
+                    if (new DirectoryInfo(sub).LinkTarget is not null)
+                        links.Add(Path.GetRelativePath(root, sub));
+                    else
+                        pending.Push(sub);
+                }
             }
+            if (images.Count == before)
+                empty.Add(label);
         }
-        leftOut = others;
         if (images.Count == 0)
             throw new InvalidDataException($"No images in {root}: expected one sub-folder per label holding {string.Join(" ", ImageExtensions)} files.");
+
+        var found = new List<string>();
+        if (others.Count > 0)
+            found.Add($"left out {others.Values.Sum()} file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): "
+                + string.Join(", ", others.Select(e => $"{(e.Key.Length == 0 ? "(no ending)" : e.Key)} ×{e.Value}")));
+        if (links.Count > 0)
+            found.Add($"did not follow {links.Count} directory link(s) below a label folder: {string.Join(", ", links.Order(StringComparer.Ordinal))}");
+        if (empty.Count > 0)
+            found.Add($"label folder(s) with no image, left out: {string.Join(", ", empty)}");
+        foreach (var group in images.Select(i => i.Label).Distinct().GroupBy(l => l, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+            found.Add($"labels that differ only by case are different classes: {string.Join(", ", group.Order(StringComparer.Ordinal))}");
+        notes = found;
         return Sort(images);
     }
 

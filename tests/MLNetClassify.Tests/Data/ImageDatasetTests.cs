@@ -92,4 +92,29 @@ public class ImageDatasetTests
         Assert.Contains("#1", e.Message);
         Assert.Contains("broken", e.Message);
     }
+
+    [Fact]
+    public void FromFolder_SymlinkLoopEmptyLabelAndCaseTwins_AreReportedAndNotFollowed()
+    {
+        var root = Path.Combine(TestPaths.NewTempDirectory(), "data");
+        var jpeg = TestImages.Jpeg(seed: 3, withLogo: false);
+        foreach (var (label, name) in new[] { ("daisy", "a.jpg"), ("daisy", "b.jpg"), ("roses", "c.jpg"), ("Roses", "d.jpg") })
+        {
+            Directory.CreateDirectory(Path.Combine(root, label));
+            File.WriteAllBytes(Path.Combine(root, label, name), jpeg);
+        }
+        Directory.CreateDirectory(Path.Combine(root, "tulips"));
+        File.WriteAllText(Path.Combine(root, "tulips", "readme.txt"), "no images yet");
+        Directory.CreateSymbolicLink(Path.Combine(root, "daisy", "loop"), ".."); // the loop: daisy/loop → data/
+
+        var images = ImageDataset.FromFolder(root, out var notes);
+
+        // Without the guard the loop would relabel every other class's image as daisy, again and again.
+        Assert.Equal([("Roses", "d.jpg"), ("daisy", "a.jpg"), ("daisy", "b.jpg"), ("roses", "c.jpg")],
+            images.Select(i => (i.Label, Path.GetFileName(i.ImagePath))));
+        Assert.Contains("did not follow 1 directory link(s) below a label folder: daisy/loop", notes);
+        Assert.Contains("label folder(s) with no image, left out: tulips", notes);
+        Assert.Contains("labels that differ only by case are different classes: Roses, roses", notes);
+        Assert.Contains("left out 1 file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): .txt ×1", notes);
+    }
 }
