@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
+using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Persistence;
@@ -87,6 +88,9 @@ internal static class TrainCommand
     {
         var clock = Stopwatch.StartNew();
         var mlContext = new MLContext(args.Seed);
+        // The destination is checked before the (long) featurizing, not after it; a killed run's leftovers are removed.
+        if (AtomicFile.PrepareDestination(args.Model) is > 0 and var removed)
+            Output.Step($"removed {removed} temporary file(s) an interrupted run left beside {args.Model}");
         var device = CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
         var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed);
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");

@@ -19,7 +19,7 @@ internal static class AtomicFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var temp = TempPath(full);
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -33,6 +33,64 @@ internal static class AtomicFile
         {
             TryDelete(temp);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Fails now, naming <paramref name="path"/>, when it could not be written later: its folder cannot be created or
+    /// a file cannot be made in it. Call it before long work whose result goes there (training, featurizing).
+    /// Also removes temporary files a killed writer of <paramref name="path"/> left (those of processes that no
+    /// longer run); returns how many.
+    /// </summary>
+    /// <exception cref="ArgumentException">The destination cannot be written; the message names it and says why.</exception>
+    public static int PrepareDestination(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full)!;
+        var probe = TempPath(full);
+        try
+        {
+            if (Directory.Exists(full))
+                throw new IOException("it is a folder");
+            Directory.CreateDirectory(folder);
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"Cannot write {full}: {e.Message}", nameof(path), e);
+        }
+        finally
+        {
+            TryDelete(probe);
+        }
+        int removed = 0;
+        foreach (var stale in Directory.EnumerateFiles(folder, $".{Path.GetFileName(full)}.*.tmp"))
+        {
+            var parts = Path.GetFileName(stale)[(Path.GetFileName(full).Length + 2)..].Split('.');
+            if (parts.Length == 3 && int.TryParse(parts[0], out int pid) && pid != Environment.ProcessId && !ProcessRuns(pid))
+            {
+                TryDelete(stale);
+                removed += File.Exists(stale) ? 0 : 1;
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>The temporary file a write of <paramref name="full"/> goes to: hidden, beside it, named by process and a GUID.</summary>
+    private static string TempPath(string full) =>
+        Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+
+    private static bool ProcessRuns(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

@@ -75,4 +75,33 @@ public class OptionCliTests(LogoModelFixture fixture)
         Assert.DoesNotContain("warning", last.Stderr);
         Assert.Empty(Directory.GetFiles(cache, "*.tmp", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public void Train_UnwritableModelDestination_FailsBeforeFeaturizing_NamingIt()
+    {
+        // Running as root, a read-only folder would still be writable: a destination under a file is not, for anyone.
+        var file = Path.Combine(TestPaths.NewTempDirectory(), "a-file");
+        File.WriteAllText(file, "x");
+        var model = Path.Combine(file, "model.zip");
+        var run = CliRunner.Run(["train", "--data", fixture.DataDirectory, "--model", model, "--no-cache"]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains($"Cannot write {model}", run.Stderr);
+        Assert.DoesNotContain("featurizing", run.Stderr);
+    }
+
+    [Fact]
+    public void Train_RemovesTemporaryModelFilesOfDeadRuns_AndKeepsThoseOfLiveOnes()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        int dead = Enumerable.Range(3_000_000, 1000).First(pid => { try { using var p = Process.GetProcessById(pid); return false; } catch (ArgumentException) { return true; } });
+        var stale = Path.Combine(dir, $".m.zip.{dead}.{Guid.NewGuid():N}.tmp");
+        var live = Path.Combine(dir, $".m.zip.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp"); // this test process runs
+        File.WriteAllText(stale, "half a model");
+        File.WriteAllText(live, "being written");
+        var run = CliRunner.Run(["train", "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--model", Path.Combine(dir, "m.zip"), "--epochs", "5", "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(live));
+        Assert.Contains("removed 1 temporary file(s) an interrupted run left", run.Stderr);
+    }
 }
