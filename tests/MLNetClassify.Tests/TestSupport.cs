@@ -45,25 +45,12 @@ internal static class TestPaths
         var parent = Path.Combine(Path.GetTempPath(), "mlnc-tests");
         Directory.CreateDirectory(parent);
         foreach (var stale in Directory.GetDirectories(parent))
-            if (int.TryParse(Path.GetFileName(stale), out int pid) && pid != Environment.ProcessId && !ProcessExists(pid))
+            if (int.TryParse(Path.GetFileName(stale), out int pid) && pid != Environment.ProcessId && !MLNetClassify.Data.AtomicFile.ProcessRuns(pid))
                 TryDelete(stale);
         var root = Path.Combine(parent, Environment.ProcessId.ToString());
         Directory.CreateDirectory(root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
         return root;
-    }
-
-    private static bool ProcessExists(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
     }
 
     private static void TryDelete(string directory)

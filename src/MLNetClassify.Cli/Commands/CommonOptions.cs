@@ -153,8 +153,7 @@ internal static class CommonOptions
     /// <summary>One warning naming how many files of which endings were left out, when any were.</summary>
     public static void ReportLeftOut(IReadOnlyDictionary<string, int> leftOut)
     {
-        if (leftOut.Count == 0) return;
-        Output.Warn($"left out {leftOut.Values.Sum()} file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): "
-            + string.Join(", ", leftOut.Select(e => $"{(e.Key.Length == 0 ? "(no ending)" : e.Key)} ×{e.Value}")));
+        if (leftOut.Count > 0)
+            Output.Warn(ImageDataset.LeftOutNote(leftOut));
     }
 }

@@ -81,7 +81,8 @@ internal static class AtomicFile
     private static string TempPath(string full) =>
         Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
 
-    private static bool ProcessRuns(int pid)
+    /// <summary>Whether process <paramref name="pid"/> is running (its temporary files are then still being written).</summary>
+    internal static bool ProcessRuns(int pid)
     {
         try
         {

@@ -69,8 +69,7 @@ public static class ImageDataset
 
         var found = new List<string>();
         if (others.Count > 0)
-            found.Add($"left out {others.Values.Sum()} file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): "
-                + string.Join(", ", others.Select(e => $"{(e.Key.Length == 0 ? "(no ending)" : e.Key)} ×{e.Value}")));
+            found.Add(LeftOutNote(others));
         if (links.Count > 0)
             found.Add($"did not follow {links.Count} directory link(s) below a label folder: {string.Join(", ", links.Order(StringComparer.Ordinal))}");
         if (empty.Count > 0)
@@ -80,6 +79,11 @@ public static class ImageDataset
         notes = found;
         return Sort(images);
     }
+
+    /// <summary>The sentence naming files left out because they are not an image format read here, by ending and count.</summary>
+    internal static string LeftOutNote(IReadOnlyDictionary<string, int> countByEnding) =>
+        $"left out {countByEnding.Values.Sum()} file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): "
+        + string.Join(", ", countByEnding.Select(e => $"{(e.Key.Length == 0 ? "(no ending)" : e.Key)} ×{e.Value}"));
 
     /// <summary>
     /// Images listed in a manifest: a header naming a <c>path</c> and a <c>label</c> column (any order, other

@@ -42,25 +42,30 @@ internal sealed class DecodedImageScorer : IDisposable
     public int Side => _side;
 
     /// <summary>
-    /// Scores <paramref name="images"/> (files whose decoding already succeeded) with the model's steps after its
-    /// loader, decoding each lazily as the returned view is read (one image in memory at a time).
+    /// Scores <paramref name="images"/> with the model's steps after its loader, decoding each lazily as the returned
+    /// view is read (one image in memory at a time). Files that cannot be decoded are left out and reported to
+    /// <paramref name="skip"/> (once each, with their index in <paramref name="images"/>).
     /// </summary>
-    public static IDataView Transform(MLContext mlContext, ITransformer model, IReadOnlyList<LabeledImage> images, ImageDecoding? decoding = null,
-        DataViewSchema? inputSchema = null)
+    public static IDataView Transform(MLContext mlContext, ITransformer model, IReadOnlyList<LabeledImage> images, Action<SkippedImage> skip,
+        ImageDecoding? decoding = null, DataViewSchema? inputSchema = null)
     {
         var bypass = Bypass(mlContext, model, inputSchema);
         decoding ??= ImageDecoding.Default;
+        var reported = new HashSet<int>();
         IEnumerable<DecodedRow> Rows()
         {
             MLImage? previous = null;
             try
             {
-                foreach (var image in images)
+                for (int i = 0; i < images.Count; i++)
                 {
-                    var file = bypass.ImageFolder is not null && !Path.IsPathRooted(image.ImagePath) ? Path.Combine(bypass.ImageFolder, image.ImagePath) : image.ImagePath;
-                    var decoded = ImageDecoder.Decode(file, bypass.Side, decoding);
+                    var image = images[i];
+                    var decoded = ImageDecoder.Decode(Resolve(bypass.ImageFolder, image.ImagePath), bypass.Side, decoding);
                     if (decoded.Image is null)
-                        throw new InvalidDataException($"{image.ImagePath}: {decoded.Problem}");
+                    {
+                        if (reported.Add(i)) skip(new SkippedImage(i, image.ImagePath, decoded.Problem!));
+                        continue;
+                    }
                     previous?.Dispose(); // the cursor has moved past the row that held it
                     previous = decoded.Image;
                     yield return new DecodedRow { ImagePath = image.ImagePath, Label = image.Label, Image = decoded.Image };
@@ -96,8 +101,7 @@ internal sealed class DecodedImageScorer : IDisposable
     /// <summary>Class probabilities (key order) for the file at <paramref name="path"/>, or why it cannot be scored.</summary>
     public (float[]? Score, string? Problem) Score(string path)
     {
-        var file = _imageFolder is not null && !Path.IsPathRooted(path) ? Path.Combine(_imageFolder, path) : path;
-        var decoded = ImageDecoder.Decode(file, _side, _decoding);
+        var decoded = ImageDecoder.Decode(Resolve(_imageFolder, path), _side, _decoding);
         if (decoded.Problem is { } problem)
             return (null, problem);
         using var image = decoded.Image!;
@@ -117,11 +121,18 @@ internal sealed class DecodedImageScorer : IDisposable
     /// <summary>The chain's steps after its image loader, and the loader (null when there is none).</summary>
     internal static (ITransformer Steps, ImageLoadingTransformer? Loader) AfterLoader(ITransformer model)
     {
-        static IEnumerable<ITransformer> Leaves(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [t];
         var leaves = Leaves(model).ToList();
         var loader = leaves.OfType<ImageLoadingTransformer>().FirstOrDefault();
         return loader is null ? (model, null) : (new TransformerChain<ITransformer>(leaves.Where(t => t != loader).ToArray()), loader);
     }
+
+    /// <summary>The steps of a (nested) chain in order, as ML.NET loads a saved model: TransformerChains of transformers.</summary>
+    internal static IEnumerable<ITransformer> Leaves(ITransformer model) =>
+        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [model];
+
+    /// <summary>A path as the model's image loader would resolve it: relative paths against its image folder.</summary>
+    private static string Resolve(string? imageFolder, string path) =>
+        imageFolder is not null && !Path.IsPathRooted(path) ? Path.Combine(imageFolder, path) : path;
 
     public void Dispose() => _engine.Dispose();
 

@@ -66,23 +66,28 @@ public static partial class ClassifierWorkflow
         var classes = ModelInfo.Classes(mlContext, model);
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
         var unknown = images.Where(i => !known.Contains(i.Label)).ToList();
-        var skipped = ImageCheck.FindUnreadable(images.Where(i => known.Contains(i.Label)).Select(i => i.ImagePath).ToList(), cancellationToken);
-        var bad = new HashSet<string>(skipped.Select(s => s.Source), StringComparer.Ordinal);
-        var usable = images.Where(i => known.Contains(i.Label) && !bad.Contains(i.ImagePath)).ToList();
-        if (usable.Count == 0)
-            throw new ArgumentException($"None of the {images.Count} images can be evaluated: {skipped.Count} unreadable, {unknown.Count} with labels the model does not know.");
+        var candidates = images.Where(i => known.Contains(i.Label)).ToList();
+        var skipped = new List<SkippedImage>();
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var scored = DecodedImageScorer.Transform(mlContext, model, usable);
+        // Each file is decoded once, as the rows are read; those that cannot be decoded are left out and reported.
+        var scored = DecodedImageScorer.Transform(mlContext, model, candidates, skipped.Add);
         // Materialize once: Evaluate would otherwise pull the ONNX column lazily, and cancellation is checked per row.
         var cached = mlContext.Data.Cache(mlContext.Transforms.SelectColumns(LabelKeyColumn, "Score", "PredictedLabel").Fit(scored).Transform(scored));
+        int usable = 0;
         using (var cursor = cached.GetRowCursor(cached.Schema))
             while (cursor.MoveNext())
+            {
                 cancellationToken.ThrowIfCancellationRequested();
+                usable++;
+            }
         double seconds = clock.Elapsed.TotalSeconds;
+        if (usable == 0)
+            throw new ArgumentException($"None of the {images.Count} images can be evaluated: {skipped.Count} unreadable, {unknown.Count} with labels the model does not know."
+                + (skipped.Count > 0 ? $" First problem: {skipped[0].Source}: {skipped[0].Reason}" : ""));
         var metrics = mlContext.MulticlassClassification.Evaluate(cached, LabelKeyColumn);
-        return new EvaluationSummary(metrics.MicroAccuracy, metrics.MacroAccuracy, metrics.LogLoss, usable.Count, skipped, unknown,
-            usable.Count / Math.Max(seconds, 1e-9), metrics.ConfusionMatrix.GetFormattedConfusionTable());
+        return new EvaluationSummary(metrics.MicroAccuracy, metrics.MacroAccuracy, metrics.LogLoss, usable, skipped, unknown,
+            usable / Math.Max(seconds, 1e-9), metrics.ConfusionMatrix.GetFormattedConfusionTable());
     }
 
     /// <summary>
@@ -129,8 +134,7 @@ public static partial class ClassifierWorkflow
     /// </remarks>
     private static List<ITransformer>? AfterFeaturizer(MLContext mlContext, ITransformer model, VectorDataViewType featureType)
     {
-        static IEnumerable<ITransformer> Leaves(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [t];
-        var leaves = Leaves(model).ToList();
+        var leaves = DecodedImageScorer.Leaves(model).ToList();
         // One ONNX step: the featurizer (models with further ONNX steps, such as a pooling or perceptron trunk, go row by row).
         var onnx = leaves.OfType<Microsoft.ML.Transforms.Onnx.OnnxTransformer>().ToList();
         if (onnx.Count != 1)

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
+using MLNetClassify.Images;
 using MLNetClassify.Persistence;
 using MLNetClassify.Tests.Cli;
 using SkiaSharp;
@@ -136,5 +137,52 @@ public class SamePixelsTests(LogoModelFixture fixture)
         Assert.Contains("left out 3 file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): .tif ×2, .txt ×1", run.Stderr);
         var summary = JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
         Assert.Equal(13, summary.GetProperty("train_images").GetInt32() + summary.GetProperty("test_images").GetInt32());
+    }
+
+    [Fact]
+    public void PredictCli_BadUploads_AreNamedSkips_AndTheGoodImageIsStillScored()
+    {
+        // The README's "Uploads and bad input" table, predict column.
+        var dir = TestPaths.NewTempDirectory();
+        File.WriteAllBytes(Path.Combine(dir, "bomb.png"), TestPictures.PngBomb(30000));
+        var good = File.ReadAllBytes(fixture.Split.Test[0].ImagePath);
+        File.WriteAllBytes(Path.Combine(dir, "cut.jpg"), good[..(good.Length * 4 / 10)]);
+        File.WriteAllBytes(Path.Combine(dir, "empty.jpg"), []);
+        File.WriteAllText(Path.Combine(dir, "text.jpg"), "hello");
+        File.WriteAllBytes(Path.Combine(dir, "good.jpg"), good);
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "left out");
+
+        var run = CliRunner.Run(["predict", "--model", fixture.ModelPath, "--json", dir]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var lines = run.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(l => Path.GetFileName(l.GetProperty("path").GetString()!));
+        Assert.Contains("30000×30000 pixels (900 megapixels) is over the limit of 100 megapixels", lines["bomb.png"].GetProperty("error").GetString());
+        Assert.Contains("incomplete image data: the file is cut short", lines["cut.jpg"].GetProperty("error").GetString());
+        Assert.Contains("empty file (0 bytes)", lines["empty.jpg"].GetProperty("error").GetString());
+        Assert.Contains("not an image in a supported format", lines["text.jpg"].GetProperty("error").GetString());
+        Assert.True(lines["good.jpg"].TryGetProperty("label", out _));
+        Assert.Contains("left out 1 file(s) that are not images read here (PNG, JPEG, GIF, BMP, WebP): .txt ×1", run.Stderr);
+
+        var none = CliRunner.Run(["predict", "--model", fixture.ModelPath, Path.Combine(dir, "empty.jpg")]);
+        Assert.Equal(2, none.ExitCode);
+        Assert.Contains("No readable image among 1 file(s).", none.Stderr);
+    }
+
+    [SkippableFact]
+    public void SharedImages_NoneIsDctScaledOrTurned_SoTheyDecodeAsBefore()
+    {
+        // Backs the README: the shared splits' figures do not move with the decoder.
+        var data = TestPaths.RequireSharedData("flowers-200");
+        var root = Path.GetDirectoryName(data)!;
+        int files = 0;
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Where(MLNetClassify.Data.ImageDataset.IsImageFile))
+        {
+            using var codec = SKCodec.Create(file);
+            if (codec is null) continue;
+            files++;
+            Assert.True(codec.EncodedOrigin == SKEncodedOrigin.TopLeft, $"{file} carries EXIF orientation {codec.EncodedOrigin}");
+            Assert.True(ImageDecoder.ScaledSize(codec, 224) == new SKSizeI(codec.Info.Width, codec.Info.Height), $"{file} would be DCT-scaled");
+        }
+        Assert.True(files >= 6000, $"{files} images under {root}");
     }
 }

@@ -67,4 +67,24 @@ public class EvaluateSavedTests(LogoModelFixture fixture)
         // Byte for byte the graph the featurizer (and so the cache's folder key) is built from.
         Assert.Equal(MLNetClassify.Backbones.FeaturizerGraph.Build(MLNetClassify.Backbones.BackboneCatalog.ResNet18), saved.Graph);
     }
+
+    [Fact]
+    public void Evaluate_RowByRow_LeavesOutAndNamesFilesThatCannotBeDecoded_DecodingEachOnce()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var text = Path.Combine(dir, "notes.jpg");
+        File.WriteAllText(text, "not an image");
+        var cut = Path.Combine(dir, "cut.jpg");
+        File.WriteAllBytes(cut, File.ReadAllBytes(fixture.Split.Test[0].ImagePath)[..400]);
+        var images = fixture.Split.Test.Append(new LabeledImage(text, "logo")).Append(new LabeledImage(cut, "other")).ToList();
+
+        var ml = new MLContext(1);
+        var summary = ClassifierWorkflow.Evaluate(ml, ModelFiles.Load(ml, fixture.ModelPath), images);
+        Assert.Equal(fixture.Split.Test.Count, summary.Images);
+        Assert.Equal([(images.Count - 2, text), (images.Count - 1, cut)], summary.Skipped.Select(s => (s.Index, s.Source)));
+        Assert.Contains("not an image", summary.Skipped[0].Reason);
+        Assert.Contains("incomplete image data", summary.Skipped[1].Reason);
+        var clean = ClassifierWorkflow.Evaluate(ml, ModelFiles.Load(ml, fixture.ModelPath), fixture.Split.Test);
+        Assert.Equal(clean.Accuracy, summary.Accuracy, 1e-12);
+    }
 }
