@@ -14,6 +14,8 @@ namespace MLNetClassify.Cli;
 [JsonSerializable(typeof(TrainCommand.Summary), TypeInfoPropertyName = "TrainSummary")]
 [JsonSerializable(typeof(EvaluateCommand.Summary), TypeInfoPropertyName = "EvaluateSummary")]
 [JsonSerializable(typeof(PredictCommand.Line), TypeInfoPropertyName = "PredictLine")]
+[JsonSerializable(typeof(PredictCommand.Summary), TypeInfoPropertyName = "PredictSummary")]
+[JsonSerializable(typeof(PredictionFiles.Header), TypeInfoPropertyName = "ShardHeader")]
 [JsonSerializable(typeof(FeaturizeCommand.Summary), TypeInfoPropertyName = "FeaturizeSummary")]
 [JsonSerializable(typeof(FeaturizeCommand.MergeSummary), TypeInfoPropertyName = "MergeSummary")]
 [JsonSerializable(typeof(BackbonesCommand.Row), TypeInfoPropertyName = "BackboneRow")]

@@ -12,22 +12,6 @@ namespace MLNetClassify.Cli.Commands;
 /// </summary>
 internal static class FeaturizeCommand
 {
-    /// <summary>One share of a folder: images Index, Index + Count, ... of its sorted list.</summary>
-    internal readonly record struct Shard(int Index, int Count)
-    {
-        /// <summary>Parses "i/n" with 0 ≤ i &lt; n.</summary>
-        /// <exception cref="FormatException">Anything else, naming the option and the value.</exception>
-        public static Shard Parse(string text)
-        {
-            var parts = text.Split('/');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count) || count < 1 || index < 0 || index >= count)
-                throw new FormatException($"--shard '{text}' must be i/n with 0 ≤ i < n, e.g. 0/4.");
-            return new Shard(index, count);
-        }
-
-        public override string ToString() => $"{Index}/{Count}";
-    }
-
     /// <summary>The JSON line of <c>featurize --json</c>.</summary>
     internal sealed record Summary(string Shard, int Images, int Featurized, int CacheHits, int SkippedImages, double ImagesPerS, string Cache);
 
@@ -39,8 +23,9 @@ internal static class FeaturizeCommand
         var data = new Option<string?>("--data") { Description = "Folder with one sub-folder of images per label (all images are featurized, labels unused)." };
         var shard = new Option<Shard>("--shard")
         {
-            Description = "Which part to featurize, i/n (0-based): images i, i+n, i+2n, ... of the folder's sorted list.",
-            DefaultValueFactory = _ => new Shard(0, 1),
+            Description = "Which part to featurize, i/n (0-based): images i, i+n, i+2n, ... of the folder's sorted list; "
+                + "auto: i and n of a Slurm array task; auto/n: i from Slurm or a Kubernetes indexed Job, n given.",
+            DefaultValueFactory = _ => Shard.All,
             CustomParser = result => CommonOptions.Parse(result, Shard.Parse),
         };
         var merge = new Option<string[]>("--merge") { Description = "Instead of featurizing: copy the sound entries of these cache folders into --cache.", AllowMultipleArgumentsPerToken = true };
@@ -69,13 +54,9 @@ internal static class FeaturizeCommand
         return command;
     }
 
-    /// <summary>Every <paramref name="count"/>-th image of the folder's ordinal-sorted list, from <paramref name="index"/>.</summary>
-    internal static List<LabeledImage> ShardOf(IReadOnlyList<LabeledImage> images, int index, int count) =>
-        images.OrderBy(i => i.ImagePath, StringComparer.Ordinal).Where((_, k) => k % count == index).ToList();
-
     private static int Run(string data, Shard shard, string cache, BackboneSpec backbone, bool json, CancellationToken token)
     {
-        var mine = ShardOf(CommonOptions.ImagesOf(data), shard.Index, shard.Count);
+        var mine = shard.Of(CommonOptions.ImagesOf(data).OrderBy(i => i.ImagePath, StringComparer.Ordinal).ToList());
         Output.Step($"shard {shard}: {mine.Count} images → cache {cache}");
         var mlContext = new MLContext(1);
         using var featurizer = mlContext.ImageClassification().CreateFeaturizer(backbone, new FeaturizerOptions { CacheDirectory = cache });

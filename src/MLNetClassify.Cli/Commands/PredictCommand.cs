@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
@@ -15,24 +16,58 @@ internal static class PredictCommand
     /// <summary>A label and its probability.</summary>
     internal sealed record Ranked(string Label, float Score);
 
+    /// <summary>The JSON line of <c>predict --out FILE --json</c>: what this task did.</summary>
+    internal sealed record Summary(string Shard, int Images, int Predicted, int Skipped, double ImagesPerS, string Out);
+
     public static Command Create()
     {
-        var model = CommonOptions.Model("The model zip to predict with.");
-        var paths = new Argument<string[]>("paths") { Description = "Image files or folders (searched recursively).", Arity = ArgumentArity.OneOrMore };
+        var model = new Option<string?>("--model") { Description = "The model zip to predict with." };
+        var paths = new Argument<string[]>("paths") { Description = "Image files or folders (searched recursively).", Arity = ArgumentArity.ZeroOrMore };
         var top = new Option<int>("--top") { Description = "How many labels to list per image (at least 1).", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var shard = new Option<Shard>("--shard")
+        {
+            Description = "Score only share i/n (0-based) of the sorted image list: images i, i+n, i+2n, ...; auto: i and n of a Slurm array task; "
+                + "auto/n: i from Slurm or a Kubernetes indexed Job, n given. Use with --out.",
+            DefaultValueFactory = _ => Shard.All,
+            CustomParser = result => CommonOptions.Parse(result, Shard.Parse),
+        };
+        var output = new Option<string?>("--out")
+        {
+            Description = "Write the predictions (a shard header line, then one JSON line per image) to this file, atomically; stdout gets a summary.",
+        };
+        var merge = new Option<string[]>("--merge")
+        {
+            Description = "Instead of predicting: merge these --out files of all shards into the JSON lines of one predict --json, in the list's order "
+                + "(to --out, else stdout); missing, repeated or damaged shards are named and nothing is written.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
-        var command = new Command("predict", "Predict labels for images with a saved model.") { model, paths, top, device, requireDevice, json };
-        Verb.SetAction(command, (result, token) => Run(new Settings
+        var command = new Command("predict", "Predict labels for images with a saved model; score one shard of them; merge shards.")
         {
-            Model = result.GetValue(model)!,
-            Paths = result.GetValue(paths)!,
-            Top = result.GetValue(top),
-            Json = result.GetValue(json),
-            Device = result.GetValue(device),
-            RequireDevice = result.GetValue(requireDevice),
-        }, token));
+            model, paths, top, shard, output, merge, device, requireDevice, json,
+        };
+        Verb.SetAction(command, (result, token) =>
+        {
+            if (result.GetValue(merge) is { Length: > 0 } shardFiles)
+            {
+                if (result.GetValue(paths) is { Length: > 0 })
+                    throw new ArgumentException("predict --merge takes results files, not images; give the images to the shard tasks.");
+                return Merge(shardFiles, result.GetValue(output));
+            }
+            return Run(new Settings
+            {
+                Model = result.GetValue(model) ?? throw new ArgumentException("predict needs --model FILE (or --merge FILE... to merge shard results)."),
+                Paths = result.GetValue(paths) is { Length: > 0 } p ? p : throw new ArgumentException("predict needs image files or folders to score."),
+                Top = result.GetValue(top),
+                Shard = result.GetValue(shard),
+                Out = result.GetValue(output),
+                Json = result.GetValue(json),
+                Device = result.GetValue(device),
+                RequireDevice = result.GetValue(requireDevice),
+            }, token);
+        });
         return command;
     }
 
@@ -42,6 +77,8 @@ internal static class PredictCommand
         public required string Model { get; init; }
         public required IReadOnlyList<string> Paths { get; init; }
         public int Top { get; init; } = 3;
+        public Shard Shard { get; init; } = Shard.All;
+        public string? Out { get; init; }
         public bool Json { get; init; }
         public ExecutionDevice Device { get; init; }
         public bool RequireDevice { get; init; }
@@ -49,35 +86,80 @@ internal static class PredictCommand
 
     internal static int Run(Settings args, CancellationToken token)
     {
-        var (modelPath, paths, top, json) = (args.Model, args.Paths, args.Top, args.Json);
         var mlContext = new MLContext(1);
         CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
-        var model = ModelFiles.Load(mlContext, modelPath, out var inputSchema);
+        var model = ModelFiles.Load(mlContext, args.Model, out var inputSchema);
         var classes = ModelInfo.Classes(mlContext, model);
-        var files = Expand(paths);
+        var list = Expand(args.Paths);
+        var files = args.Shard.Of(list);
+        if (args.Out is { } outFile)
+        {
+            // Fail now if the results cannot be written, and clear what a killed earlier run of this task left.
+            AtomicFile.PrepareDestination(outFile);
+            Output.Step($"shard {args.Shard}: {files.Count} of {list.Count} images → {outFile}");
+        }
         // Each file decoded as training decodes it (upright, DCT-scaled, size-limited), then the model's own steps.
         using var scorer = new DecodedImageScorer(mlContext, model, inputSchema: inputSchema);
         int predicted = 0;
-        foreach (var file in files)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        IEnumerable<Line> Score()
         {
-            token.ThrowIfCancellationRequested();
-            var (score, problem) = scorer.Score(file);
-            if (score is null)
+            foreach (var file in files)
             {
-                Output.Warn($"skipped {file}: {problem}");
-                if (json) Output.JsonLine(new Line(file, Error: problem), CliJson.Default.PredictLine);
-                continue;
+                token.ThrowIfCancellationRequested();
+                var (score, problem) = scorer.Score(file);
+                if (score is null)
+                {
+                    Output.Warn($"skipped {file}: {problem}");
+                    yield return new Line(file, Error: problem);
+                    continue;
+                }
+                int best = Array.IndexOf(score, score.Max());
+                var ranked = score.Select((s, i) => new Ranked(classes[i], s)).OrderByDescending(r => r.Score).Take(args.Top).ToList();
+                predicted++;
+                yield return new Line(file, classes[best], score[best], ranked);
             }
-            int best = Array.IndexOf(score, score.Max());
-            var ranked = score.Select((s, i) => (label: classes[i], score: s)).OrderByDescending(x => x.score).Take(top).ToList();
-            if (json)
-                Output.JsonLine(new Line(file, classes[best], score[best], ranked.Select(r => new Ranked(r.label, r.score)).ToList()), CliJson.Default.PredictLine);
-            else
-                Console.WriteLine($"{file}\t{classes[best]}\t{score[best]:F4}\t{string.Join("  ", ranked.Select(r => $"{r.label}={r.score:F3}"))}");
-            predicted++;
         }
-        if (predicted == 0)
-            throw new ArgumentException($"No readable image among {files.Count} file(s).");
+
+        if (args.Out is null)
+        {
+            foreach (var line in Score())
+            {
+                if (args.Json)
+                    Output.JsonLine(line, CliJson.Default.PredictLine);
+                else if (line.Error is null)
+                    Console.WriteLine($"{line.Path}\t{line.Label}\t{line.Score:F4}\t{string.Join("  ", line.Top!.Select(r => $"{r.Label}={r.Score:F3}"))}");
+            }
+            if (predicted == 0)
+                throw new ArgumentException($"No readable image among {files.Count} file(s).");
+            return 0;
+        }
+
+        var header = new PredictionFiles.Header(args.Shard.ToString(), list.Count, files.Count, PredictionFiles.ListHash(list), PredictionFiles.FileHash(args.Model));
+        PredictionFiles.WriteLines(args.Out, Score().Select(line => JsonSerializer.Serialize(line, CliJson.Default.PredictLine))
+            .Prepend(JsonSerializer.Serialize(header, CliJson.Default.ShardHeader)));
+        var summary = new Summary(args.Shard.ToString(), files.Count, predicted, files.Count - predicted,
+            files.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), Path.GetFullPath(args.Out));
+        if (args.Json) Output.JsonLine(summary, CliJson.Default.PredictSummary);
+        else Console.WriteLine($"shard {summary.Shard}: {summary.Predicted} predicted, {summary.Skipped} skipped ({summary.ImagesPerS:F1} img/s) → {summary.Out}");
+        return 0;
+    }
+
+    private static int Merge(IReadOnlyList<string> shardFiles, string? outFile)
+    {
+        var (lines, problems) = PredictionFiles.Merge(shardFiles);
+        if (problems.Count > 0)
+        {
+            foreach (var problem in problems.Take(problems.Count - 1)) Console.Error.WriteLine($"error: {problem}");
+            throw new InvalidDataException(problems[^1] + (problems.Count > 1 ? $" ({problems.Count} problems; nothing merged.)" : " Nothing merged."));
+        }
+        if (outFile is null)
+        {
+            foreach (var line in lines) Console.Out.WriteLine(line);
+            return 0;
+        }
+        PredictionFiles.WriteLines(outFile, lines);
+        Output.Step($"{lines.Count} predictions from {shardFiles.Count} shard(s) → {outFile}");
         return 0;
     }
 

@@ -11,6 +11,8 @@ public class CliContractTests
     [InlineData("--top", "predict", "--model", "m.zip", "--top", "-1", "a.jpg")]
     [InlineData("--shard", "featurize", "--data", ".", "--shard", "2/2")]
     [InlineData("--shard", "featurize", "--data", ".", "--shard", "x")]
+    [InlineData("--shard", "predict", "--model", "m.zip", "--shard", "4/4", "a.jpg")]
+    [InlineData("SLURM_ARRAY_TASK_ID", "predict", "--model", "m.zip", "--shard", "auto", "a.jpg")]
     [InlineData("--hidden", "baselines", "--data", ".", "--hidden", "256,0")]
     [InlineData("--hidden", "baselines", "--data", ".", "--hidden", "a")]
     [InlineData("cpu, cuda or cuda:N", "train", "--data", ".", "--model", "m.zip", "--device", "tpu")]
