@@ -226,6 +226,19 @@ public sealed class ImageClassificationCatalog
         return _mlContext.Model.CreatePredictionEngine<TSrc, TDst>(steps, new PredictionEngineOptions { OwnsTransformer = false, InputSchemaDefinition = schema });
     }
 
+    /// <summary>
+    /// A thread-safe scorer for services over the model zip at <paramref name="modelPath"/>: up to
+    /// <paramref name="maxEngines"/> prediction engines (0: one per core) shared by all callers, images decoded as
+    /// training decoded them, <see cref="ImageClassifierPool.Reload"/> for a new version of the zip. Dispose it to
+    /// release the model's ONNX sessions.
+    /// </summary>
+    /// <param name="modelPath">A zip saved by this library (loaded with stock ML.NET).</param>
+    /// <param name="maxEngines">The most engines alive at once; callers beyond it wait.</param>
+    /// <param name="maxPixels">Images with more pixels are refused from their header.</param>
+    /// <exception cref="FileNotFoundException">No such model file.</exception>
+    public ImageClassifierPool CreatePool(string modelPath, int maxEngines = 0, long maxPixels = ImageDecoding.DefaultMaxPixels) =>
+        new(_mlContext, modelPath, maxEngines, new ImageDecoding(maxPixels, false));
+
     /// <summary>The class names of a fitted or loaded classifier, in Score order (the Score column's slot names).</summary>
     /// <param name="model">A model with a Score column that carries slot names (every classifier of this library).</param>
     /// <exception cref="ArgumentException">The model has no Score column with slot names.</exception>

@@ -137,10 +137,23 @@ internal static class CommonOptions
     }
 
     /// <summary>The split the user asked for: a split file, else a stratified split of the folder.</summary>
-    public static DataSplit LoadSplit(string dataDirectory, string? splitFile, double testFraction, ulong seed) =>
+    public static DataSplit LoadSplit(string dataDirectory, string? splitFile, double testFraction, ulong seed, bool allowOutsidePaths = false) =>
         splitFile is null
             ? DataSplit.Stratified(ImagesOf(dataDirectory), testFraction, seed)
-            : DataSplit.ReadFile(splitFile, dataDirectory);
+            : ReadSplit(splitFile, dataDirectory, allowOutsidePaths);
+
+    /// <summary>A split file, checked; what it repeats or shares between its sets on stderr.</summary>
+    public static DataSplit ReadSplit(string splitFile, string dataDirectory, bool allowOutsidePaths)
+    {
+        var split = DataSplit.ReadFile(splitFile, dataDirectory, allowOutsidePaths, out var notes);
+        foreach (var note in notes) Output.Warn(note);
+        return split;
+    }
+
+    public static Option<bool> AllowOutsidePaths() => new("--allow-outside-paths")
+    {
+        Description = "Let a split file name images outside --data (absolute paths, ../); by default such a line is an error.",
+    };
 
     /// <summary>The folder's images; what was left out or looks wrong (other files, directory links, empty labels) on stderr.</summary>
     public static IReadOnlyList<LabeledImage> ImagesOf(string dataDirectory)

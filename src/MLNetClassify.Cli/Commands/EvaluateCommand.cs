@@ -23,6 +23,7 @@ internal static class EvaluateCommand
         public bool RequireDevice { get; init; }
         public string? Cache { get; init; }
         public bool RowByRow { get; init; }
+        public bool AllowOutsidePaths { get; init; }
     }
 
     /// <summary>The JSON line of <c>evaluate --json</c>.</summary>
@@ -43,6 +44,7 @@ internal static class EvaluateCommand
         var requireDevice = CommonOptions.RequireDevice();
         var cache = CommonOptions.Cache();
         var noCache = CommonOptions.NoCache();
+        var allowOutside = CommonOptions.AllowOutsidePaths();
         var rowByRow = new Option<bool>("--row-by-row")
         {
             Description = "Score through the loaded model's own PredictionEngine path, one image at a time, as an application does (no cache).",
@@ -51,7 +53,7 @@ internal static class EvaluateCommand
             "Evaluate a saved model on labelled images: the split's test rows, or every image when no split is given. Images go through "
             + "the model's own featurizer graph in batches and the feature cache (what train featurized is not run again).")
         {
-            model, data, split, device, requireDevice, cache, noCache, rowByRow, json,
+            model, data, split, device, requireDevice, cache, noCache, rowByRow, allowOutside, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -63,6 +65,7 @@ internal static class EvaluateCommand
             RequireDevice = result.GetValue(requireDevice),
             Cache = result.GetValue(rowByRow) ? null : CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
             RowByRow = result.GetValue(rowByRow),
+            AllowOutsidePaths = result.GetValue(allowOutside),
         }, token));
         return command;
     }
@@ -76,7 +79,7 @@ internal static class EvaluateCommand
         var mlContext = new MLContext(1);
         var actual = CommonOptions.UseDevice(mlContext, args.Device, requireDevice);
         var model = ModelFiles.Load(mlContext, modelPath);
-        var images = splitFile is null ? CommonOptions.ImagesOf(dataDirectory) : DataSplit.ReadFile(splitFile, dataDirectory).Test;
+        var images = splitFile is null ? CommonOptions.ImagesOf(dataDirectory) : CommonOptions.ReadSplit(splitFile, dataDirectory, args.AllowOutsidePaths).Test;
         Output.Step($"evaluating {images.Count} images with {modelPath}");
         var summary = rowByRow
             ? ClassifierWorkflow.Evaluate(mlContext, model, images, token)
@@ -87,6 +90,7 @@ internal static class EvaluateCommand
         else if (!summary.Batched && !rowByRow)
             Output.Step("the model holds no MLNetClassify featurizer graph: scored row by row, without the cache");
         Output.ReportSkipped(summary.Skipped, "");
+        foreach (var warning in summary.CacheWarnings) Output.Warn(warning);
         foreach (var u in summary.UnknownLabels) Output.Warn($"image {u.ImagePath} has label '{u.Label}', which the model does not know; left out");
         var result = new Summary(summary.Accuracy, summary.MacroAccuracy, summary.LogLoss, null, summary.Images, summary.Skipped.Count,
             summary.UnknownLabels.Count, ModelInfo.Classes(mlContext, model), summary.ImagesPerSecond, summary.Batched, summary.CacheHits,

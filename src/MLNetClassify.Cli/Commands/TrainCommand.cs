@@ -31,6 +31,8 @@ internal static class TrainCommand
         public string Backbone { get; init; } = "resnet18";
         public string? FeatureNode { get; init; }
         public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
+        public bool AllowEmptyClasses { get; init; }
+        public bool AllowOutsidePaths { get; init; }
     }
 
     /// <summary>The JSON line of <c>train --json</c>.</summary>
@@ -56,12 +58,17 @@ internal static class TrainCommand
         var precision = CommonOptions.Precision();
         var cache = CommonOptions.Cache();
         var noCache = CommonOptions.NoCache();
+        var allowEmpty = new Option<bool>("--allow-empty-classes")
+        {
+            Description = "Train even when a label has no readable training image (the model then knows it but never predicts it); by default an error naming it.",
+        };
+        var allowOutside = CommonOptions.AllowOutsidePaths();
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, json,
+            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, allowEmpty, allowOutside, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -72,6 +79,8 @@ internal static class TrainCommand
             Seed = result.GetValue(seed),
             Epochs = result.GetValue(epochs),
             Json = result.GetValue(json),
+            AllowEmptyClasses = result.GetValue(allowEmpty),
+            AllowOutsidePaths = result.GetValue(allowOutside),
             Device = result.GetValue(device),
             RequireDevice = result.GetValue(requireDevice),
             InputSize = result.GetValue(inputSize),
@@ -92,7 +101,7 @@ internal static class TrainCommand
         if (AtomicFile.PrepareDestination(args.Model) is > 0 and var removed)
             Output.Step($"removed {removed} temporary file(s) an interrupted run left beside {args.Model}");
         var device = CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
-        var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed);
+        var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed, args.AllowOutsidePaths);
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed };
         if (args.Epochs is { } n) head = head with { Epochs = n };
@@ -104,6 +113,7 @@ internal static class TrainCommand
             Backbone = backbone,
             Head = head,
             Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
+            AllowEmptyClasses = args.AllowEmptyClasses,
         };
         var trained = ClassifierWorkflow.Train(mlContext, split, options, Output.FeaturizationProgress("featurizing"), cancellationToken: token);
         var images = trained.Images!;
@@ -120,6 +130,7 @@ internal static class TrainCommand
         if (test is not null)
         {
             Output.ReportSkipped(test.Skipped, "test");
+            foreach (var warning in test.CacheWarnings) Output.Warn(warning);
             foreach (var u in test.UnknownLabels) Output.Warn($"test image {u.ImagePath} has label '{u.Label}', which no training image has; left out");
         }
         var summary = new Summary(

@@ -25,10 +25,22 @@ public sealed record DataSplit(IReadOnlyList<LabeledImage> Train, IReadOnlyList<
 
     /// <summary>
     /// Reads a split file: tab-separated, header <c>set	label	path</c>, set ∈ {train, test}, path relative
-    /// to <paramref name="dataDirectory"/>.
+    /// to <paramref name="dataDirectory"/> and inside it. Checks as <see cref="ReadFile(string, string, bool, out IReadOnlyList{string})"/>
+    /// does, without returning its notes.
     /// </summary>
-    /// <exception cref="InvalidDataException">Bad header, set name or line; the message names file and line.</exception>
-    public static DataSplit ReadFile(string splitFile, string dataDirectory)
+    /// <exception cref="InvalidDataException">Bad header, set name or line; a path outside the data folder; one image in both sets; the message names file and line.</exception>
+    /// <exception cref="FileNotFoundException">No such split file.</exception>
+    public static DataSplit ReadFile(string splitFile, string dataDirectory) => ReadFile(splitFile, dataDirectory, false, out _);
+
+    /// <summary>
+    /// Reads a split file and checks it: a path must stay inside <paramref name="dataDirectory"/> (no absolute path,
+    /// no <c>../</c> out of it) unless <paramref name="allowOutsidePaths"/>; one file listed in both sets is an error.
+    /// <paramref name="notes"/> gets, with line numbers, a row repeated in its set (counted once) and images listed
+    /// under two names with identical bytes in train and test (the test would count an image the model trained on).
+    /// </summary>
+    /// <exception cref="InvalidDataException">Bad header, set name or line; a path outside the data folder; one image in both sets; the message names file and line.</exception>
+    /// <exception cref="FileNotFoundException">No such split file.</exception>
+    public static DataSplit ReadFile(string splitFile, string dataDirectory, bool allowOutsidePaths, out IReadOnlyList<string> notes)
     {
         if (!File.Exists(splitFile))
             throw new FileNotFoundException($"Split file not found: {splitFile}", splitFile);
@@ -36,23 +48,82 @@ public sealed record DataSplit(IReadOnlyList<LabeledImage> Train, IReadOnlyList<
         var lines = File.ReadAllLines(splitFile);
         if (lines.Length == 0 || lines[0].Trim() != "set\tlabel\tpath")
             throw new InvalidDataException($"{splitFile}:1: expected the header 'set<TAB>label<TAB>path'.");
-        var train = new List<LabeledImage>();
-        var test = new List<LabeledImage>();
+        var found = new List<string>();
+        var rows = new Dictionary<string, (int Line, bool Test)>(StringComparer.Ordinal);
+        var train = new List<(LabeledImage Image, int Line)>();
+        var test = new List<(LabeledImage Image, int Line)>();
         for (int i = 1; i < lines.Length; i++)
         {
             if (string.IsNullOrWhiteSpace(lines[i])) continue;
             var f = lines[i].Split('\t');
             if (f.Length != 3 || f[1].Length == 0 || f[2].Length == 0)
                 throw new InvalidDataException($"{splitFile}:{i + 1}: expected three tab-separated fields: set, label, path.");
-            var image = new LabeledImage(Path.GetFullPath(Path.Combine(root, f[2])), f[1]);
-            (f[0] switch
+            bool isTest = f[0] switch
             {
-                "train" => train,
-                "test" => test,
+                "train" => false,
+                "test" => true,
                 _ => throw new InvalidDataException($"{splitFile}:{i + 1}: set must be 'train' or 'test', found '{f[0]}'."),
-            }).Add(image);
+            };
+            var full = Path.GetFullPath(Path.Combine(root, f[2]));
+            if (!allowOutsidePaths && !IsInside(root, full))
+                throw new InvalidDataException($"{splitFile}:{i + 1}: '{f[2]}' is {(Path.IsPathRooted(f[2]) ? "an absolute path" : $"{full}")}, outside the data folder {root}; "
+                    + "split paths are relative to it (allow paths outside it with --allow-outside-paths, or allowOutsidePaths in app code).");
+            if (rows.TryGetValue(full, out var earlier))
+            {
+                if (earlier.Test != isTest)
+                    throw new InvalidDataException($"{splitFile}:{i + 1}: '{f[2]}' is listed for {f[0]} and, on line {earlier.Line}, for {(earlier.Test ? "test" : "train")}: "
+                        + "an image may be in one set only.");
+                found.Add($"{splitFile}:{i + 1}: '{f[2]}' repeats line {earlier.Line}; counted once.");
+                continue;
+            }
+            rows[full] = (i + 1, isTest);
+            (isTest ? test : train).Add((new LabeledImage(full, f[1]), i + 1));
         }
-        return new DataSplit(train, test);
+        found.AddRange(SameBytesInBothSets(splitFile, train, test));
+        notes = found;
+        return new DataSplit(train.Select(t => t.Image).ToList(), test.Select(t => t.Image).ToList());
+    }
+
+    private static bool IsInside(string root, string full) =>
+        full.StartsWith(Path.EndsInDirectorySeparator(root) ? root : root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Test images whose bytes equal a training image's under another name, as notes with both lines. Only files of
+    /// equal length in both sets are hashed, so a split without such pairs costs one length lookup per file.
+    /// </summary>
+    private static IEnumerable<string> SameBytesInBothSets(string splitFile, List<(LabeledImage Image, int Line)> train, List<(LabeledImage Image, int Line)> test)
+    {
+        static long Length(string path)
+        {
+            try { return new FileInfo(path).Length; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return -1; }
+        }
+        static string? Hash(string path)
+        {
+            try
+            {
+                using var stream = File.OpenRead(path);
+                return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+        }
+        var trainByLength = train.Where(t => File.Exists(t.Image.ImagePath)).ToLookup(t => Length(t.Image.ImagePath));
+        var candidates = test.Where(t => File.Exists(t.Image.ImagePath) && trainByLength.Contains(Length(t.Image.ImagePath))).ToList();
+        if (candidates.Count == 0) yield break;
+        var trainHashes = new Dictionary<string, (LabeledImage Image, int Line)>(StringComparer.Ordinal);
+        foreach (var t in candidates.Select(c => Length(c.Image.ImagePath)).Distinct().SelectMany(length => trainByLength[length]))
+            if (Hash(t.Image.ImagePath) is { } h) trainHashes.TryAdd(h, t);
+        int reported = 0, more = 0;
+        foreach (var t in candidates)
+        {
+            if (Hash(t.Image.ImagePath) is not { } h || !trainHashes.TryGetValue(h, out var twin)) continue;
+            if (reported++ < 10)
+                yield return $"{splitFile}:{t.Line}: test image {t.Image.ImagePath} has the same bytes as training image {twin.Image.ImagePath} (line {twin.Line}): "
+                    + "the test result counts an image the model trained on.";
+            else more++;
+        }
+        if (more > 0)
+            yield return $"{splitFile}: {more} more test images have the same bytes as a training image.";
     }
 
     /// <summary>Writes this split in the split-file format, atomically; paths relative to <paramref name="dataDirectory"/>.</summary>

@@ -18,4 +18,7 @@ public sealed record EvaluationSummary(
 
     /// <summary>Images whose features came from the cache.</summary>
     public int CacheHits { get; init; }
+
+    /// <summary>Cache entries found damaged (or holding another image's features) and rebuilt, each naming its file.</summary>
+    public IReadOnlyList<string> CacheWarnings { get; init; } = [];
 }

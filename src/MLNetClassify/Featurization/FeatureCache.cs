@@ -10,14 +10,17 @@ namespace MLNetClassify.Featurization;
 /// Bottleneck features on disk, one small file per image, keyed by the SHA-256 of the image file's bytes under a
 /// folder keyed by the SHA-256 of the featurizer graph (which holds the backbone's weights, its preprocessing and the
 /// input size): the same picture under another name is a hit; another backbone, size or weight storage is a miss.
-/// Entries are written atomically and checked when read (length, header, SHA-256 of the values); a bad entry is
-/// reported and featurized again. Shards written by several processes into one folder merge by copying files.
+/// Entries are written atomically and checked when read (length, header, the image key they were written for, SHA-256
+/// of key and values): a damaged entry, or one copied over another image's, is reported and featurized again; an entry
+/// of an older format is a plain miss. Shards written by several processes into one folder merge by copying files.
 /// </summary>
 internal sealed class FeatureCache
 {
     private static readonly byte[] Magic = "MLNCFEAT"u8.ToArray();
-    private const int Version = 1;
-    private const int HeaderBytes = 8 + 4 + 4 + 32;
+    private const int Version = 2;
+
+    // Magic, version, dimensions, SHA-256 of the rest, then the image's content key (32 bytes), then the values.
+    private const int HashOffset = 16, KeyOffset = 48, HeaderBytes = 80;
     private static readonly ConcurrentDictionary<BackboneSpec, string> GraphKeys = new();
 
     /// <summary>Opens (creating when needed) the cache for <paramref name="backbone"/> under <paramref name="directory"/>.</summary>
@@ -74,10 +77,10 @@ internal sealed class FeatureCache
             problem = $"cache entry {path} cannot be read ({e.Message}); featurizing again";
             return false;
         }
-        problem = Check(bytes, destination.Length);
+        problem = Check(bytes, destination.Length, contentKey);
         if (problem is not null)
         {
-            problem = $"cache entry {path} is damaged ({problem}); featurizing again";
+            problem = problem == OlderFormat ? null : $"cache entry {path} is damaged ({problem}); featurizing again";
             return false;
         }
         for (int i = 0; i < destination.Length; i++)
@@ -97,7 +100,8 @@ internal sealed class FeatureCache
         Magic.CopyTo(bytes, 0);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), Version);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(12), values.Length);
-        SHA256.HashData(bytes.AsSpan(HeaderBytes), bytes.AsSpan(16, 32));
+        Convert.FromHexString(contentKey).CopyTo(bytes.AsSpan(KeyOffset, 32));
+        SHA256.HashData(bytes.AsSpan(KeyOffset), bytes.AsSpan(HashOffset, 32));
         AtomicFile.Write(EntryPath(contentKey), s => s.Write(bytes), durable: false);
     }
 
@@ -121,14 +125,15 @@ internal sealed class FeatureCache
             var relative = Path.GetRelativePath(from, file);
             var target = Path.Combine(to, relative);
             var bytes = File.ReadAllBytes(file);
+            var key = Path.GetFileNameWithoutExtension(file);
             int dimensions = bytes.Length >= HeaderBytes ? BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)) : -1;
-            var problem = dimensions < 0 ? "too short" : Check(bytes, dimensions);
+            var problem = dimensions < 0 ? "too short" : Check(bytes, dimensions, key);
             if (problem is not null)
             {
                 damaged.Add($"{file}: {problem}");
                 continue;
             }
-            if (File.Exists(target) && Check(File.ReadAllBytes(target), dimensions) is null)
+            if (File.Exists(target) && Check(File.ReadAllBytes(target), dimensions, key) is null)
             {
                 present++;
                 continue;
@@ -139,17 +144,26 @@ internal sealed class FeatureCache
         return (copied, present, damaged);
     }
 
-    private static string? Check(byte[] bytes, int dimensions)
+    /// <summary>What <see cref="Check"/> says of a sound entry written by an earlier version: not damaged, only unusable.</summary>
+    private const string OlderFormat = "an entry of an older format";
+
+    /// <summary>Null when <paramref name="bytes"/> is a sound entry of <paramref name="dimensions"/> values for the image <paramref name="contentKey"/>; else what is wrong.</summary>
+    private static string? Check(byte[] bytes, int dimensions, string contentKey)
     {
+        if (bytes.Length >= 12 && bytes.AsSpan(0, 8).SequenceEqual(Magic) && BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)) is > 0 and < Version)
+            return OlderFormat;
         if (bytes.Length != HeaderBytes + 4 * dimensions)
             return $"{bytes.Length} bytes, expected {HeaderBytes + 4 * dimensions}";
         if (!bytes.AsSpan(0, 8).SequenceEqual(Magic) || BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)) != Version)
-            return "not a version-1 MLNetClassify feature entry";
+            return $"not a version-{Version} MLNetClassify feature entry";
         if (BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)) != dimensions)
             return "wrong length";
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(bytes.AsSpan(HeaderBytes), hash);
-        return hash.SequenceEqual(bytes.AsSpan(16, 32)) ? null : "checksum mismatch";
+        SHA256.HashData(bytes.AsSpan(KeyOffset), hash);
+        if (!hash.SequenceEqual(bytes.AsSpan(HashOffset, 32)))
+            return "checksum mismatch";
+        var key = Convert.ToHexStringLower(bytes.AsSpan(KeyOffset, 32));
+        return key == contentKey ? null : $"it holds the features of another image (content key {key[..12]}…), copied or renamed over this one's";
     }
 
     private string EntryPath(string contentKey) => Path.Combine(Folder, contentKey[..2], contentKey + ".f32");

@@ -23,13 +23,16 @@ internal sealed class DecodedImageScorer : IDisposable
     private readonly string? _imageFolder;
     private readonly int _side;
     private readonly ImageDecoding _decoding;
+    private readonly Action? _disposed;
 
     /// <param name="mlContext">The context the model was loaded in.</param>
     /// <param name="model">A loaded (or fitted) image classifier.</param>
     /// <param name="decoding">Pixel limit and truncation handling.</param>
     /// <param name="inputSchema">The schema the model takes (saved with it); null: an ImagePath and a Label text column.</param>
-    public DecodedImageScorer(MLContext mlContext, ITransformer model, ImageDecoding? decoding = null, DataViewSchema? inputSchema = null)
+    /// <param name="disposed">Called once when this scorer is disposed (a pool counts its engines).</param>
+    public DecodedImageScorer(MLContext mlContext, ITransformer model, ImageDecoding? decoding = null, DataViewSchema? inputSchema = null, Action? disposed = null)
     {
+        _disposed = disposed;
         var bypass = Bypass(mlContext, model, inputSchema);
         _imageFolder = bypass.ImageFolder;
         _side = bypass.Side;
@@ -108,6 +111,16 @@ internal sealed class DecodedImageScorer : IDisposable
         return (Score(image), null);
     }
 
+    /// <summary>Class probabilities (key order) for an encoded image in <paramref name="stream"/>, or why it cannot be scored.</summary>
+    public (float[]? Score, string? Problem) Score(Stream stream)
+    {
+        var decoded = ImageDecoder.Decode(stream, _side, _decoding);
+        if (decoded.Problem is { } problem)
+            return (null, problem);
+        using var image = decoded.Image!;
+        return (Score(image), null);
+    }
+
     /// <summary>Class probabilities for an image already decoded (not disposed here).</summary>
     public float[] Score(MLImage image) => _engine.Predict(new DecodedRow { Image = image }).Score;
 
@@ -134,7 +147,11 @@ internal sealed class DecodedImageScorer : IDisposable
     private static string Resolve(string? imageFolder, string path) =>
         imageFolder is not null && !Path.IsPathRooted(path) ? Path.Combine(imageFolder, path) : path;
 
-    public void Dispose() => _engine.Dispose();
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _disposed?.Invoke();
+    }
 
     /// <summary>One decoded image; the path and label columns are there for models whose first steps read them.</summary>
     private sealed class DecodedRow

@@ -83,8 +83,7 @@ public static partial class ClassifierWorkflow
             }
         double seconds = clock.Elapsed.TotalSeconds;
         if (usable == 0)
-            throw new ArgumentException($"None of the {images.Count} images can be evaluated: {skipped.Count} unreadable, {unknown.Count} with labels the model does not know."
-                + (skipped.Count > 0 ? $" First problem: {skipped[0].Source}: {skipped[0].Reason}" : ""));
+            throw NothingToEvaluate(images.Count, skipped, unknown, classes);
         var metrics = mlContext.MulticlassClassification.Evaluate(cached, LabelKeyColumn);
         return new EvaluationSummary(metrics.MicroAccuracy, metrics.MacroAccuracy, metrics.LogLoss, usable, skipped, unknown,
             usable / Math.Max(seconds, 1e-9), metrics.ConfusionMatrix.GetFormattedConfusionTable());
@@ -175,7 +174,7 @@ public static partial class ClassifierWorkflow
         var usable = images.Where(i => known.Contains(i.Label)).ToList();
         var featurized = featurizer.Featurize(usable.Select(i => ImageSource.FromFile(i.ImagePath)).ToList(), null, cancellationToken);
         if (featurized.Features.Rows == 0)
-            throw new ArgumentException($"None of the {images.Count} test images could be evaluated.");
+            throw NothingToEvaluate(images.Count, featurized.Skipped, unknown, classes);
         var rows = featurized.SourceIndices.Select((source, row) => new FeatureRow
         {
             ImagePath = usable[source].ImagePath,
@@ -189,7 +188,23 @@ public static partial class ClassifierWorkflow
         {
             Batched = true,
             CacheHits = featurized.CacheHits,
+            CacheWarnings = featurized.CacheWarnings,
         };
+    }
+
+    /// <summary>Why none of <paramref name="count"/> images could be evaluated: unreadable ones, labels the model does not know (both label sets named).</summary>
+    private static ArgumentException NothingToEvaluate(int count, IReadOnlyList<SkippedImage> skipped, IReadOnlyList<LabeledImage> unknown, IReadOnlyList<string> classes)
+    {
+        static string List(IEnumerable<string> labels) => string.Join(", ", labels.Take(12)) + (labels.Count() > 12 ? ", ..." : "");
+        var message = $"None of the {count} images can be evaluated:";
+        if (unknown.Count > 0)
+            message += $" {unknown.Count} have labels the model does not know ({List(unknown.Select(u => u.Label).Distinct().Order(StringComparer.Ordinal))}; "
+                + $"the model's classes: {List(classes)}){(skipped.Count > 0 ? "," : ".")}";
+        if (skipped.Count > 0)
+            message += $" {skipped.Count} cannot be read (first: {skipped[0].Source}: {skipped[0].Reason}).";
+        if (unknown.Count == count)
+            message += " Is this the data the model was trained for?";
+        return new ArgumentException(message);
     }
 
     private sealed class FeatureRow

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
+using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Images;
@@ -54,6 +55,8 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         if (featurized.Features.Rows == 0)
             throw new ArgumentException($"None of the {sources.Count} training images could be read; first problem: {featurized.Skipped.FirstOrDefault()?.Source}: {featurized.Skipped.FirstOrDefault()?.Reason}");
         var rowLabels = featurized.SourceIndices.Select(i => labels[i]).ToArray();
+        if (!_options.AllowEmptyClasses)
+            RequireEveryClass(classes, rowLabels, labels, sources, featurized.Skipped);
         var training = new SoftmaxHeadTrainer(_options.Head).Train(featurized.Features, rowLabels, classes.Count, epochProgress, cancellationToken);
 
         var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
@@ -70,6 +73,26 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
         };
+    }
+
+    /// <summary>Throws, naming them, when classes have no featurized training row, and why (none listed, or all unreadable).</summary>
+    private static void RequireEveryClass(IReadOnlyList<string> classes, int[] rowLabels, IReadOnlyList<int> labels, IReadOnlyList<ImageSource> sources,
+        IReadOnlyList<SkippedImage> skipped)
+    {
+        var present = rowLabels.ToHashSet();
+        var empty = Enumerable.Range(0, classes.Count).Where(c => !present.Contains(c)).ToList();
+        if (empty.Count == 0) return;
+        var reasons = empty.Select(c =>
+        {
+            int listed = labels.Count(l => l == c);
+            var first = skipped.FirstOrDefault(s => labels[s.Index] == c);
+            return listed == 0
+                ? $"'{classes[c]}' (no image listed)"
+                : $"'{classes[c]}' ({listed} listed, none readable; first: {first?.Source}: {first?.Reason})";
+        });
+        throw new ArgumentException($"{empty.Count} of {classes.Count} classes have no usable training image: {string.Join("; ", reasons.Take(5))}"
+            + $"{(empty.Count > 5 ? "; ..." : "")}. Fix the paths (a split file's paths are relative to the data folder), leave those classes out, "
+            + "or allow classes without training images (ImageClassifierOptions.AllowEmptyClasses; train --allow-empty-classes).");
     }
 
     /// <inheritdoc/>

@@ -28,4 +28,11 @@ public sealed record ImageClassifierOptions
     /// <summary>How training images are featurized (batching, threads).</summary>
     public FeaturizerOptions Featurizer { get; init; } = new();
 
+    /// <summary>
+    /// Train even when a class of the label key has no usable training image (none listed, or every one unreadable):
+    /// the model then knows the class but never predicts it with confidence. Off by default: such a class is an error
+    /// that names it, as it usually means wrong paths in a split file.
+    /// </summary>
+    public bool AllowEmptyClasses { get; init; }
+
 }

@@ -14,12 +14,12 @@ public class CliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--cache", "--no-cache", "--device", "--require-device", "--json")]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--cache", "--no-cache", "--device", "--require-device", "--allow-empty-classes", "--allow-outside-paths", "--json")]
     [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
     [InlineData("bench", "--data", "--split", "--limit", "--precision", "--json")]
     [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--json")]
-    [InlineData("evaluate", "--model", "--data", "--split", "--device", "--require-device", "--cache", "--no-cache", "--row-by-row", "--json")]
-    [InlineData("predict", "--model", "--top", "--device", "--require-device", "--json", "paths")]
+    [InlineData("evaluate", "--model", "--data", "--split", "--allow-outside-paths", "--device", "--require-device", "--cache", "--no-cache", "--row-by-row", "--json")]
+    [InlineData("predict", "--model", "--top", "--shard", "--out", "--merge", "--device", "--require-device", "--json", "paths")]
     [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
     [InlineData("demo", "--dir", "--images-per-class", "--seed", "--json")]
     public void Help_EveryVerb_ListsItsOptions(string verb, params string[] options)

@@ -80,3 +80,69 @@ public class DataSplitTests
         Assert.Equal(split.Train.Count, train.Length);
     }
 }
+
+/// <summary>What a split file may not do (issue 15, case 3): leave the data folder, list one image in both sets, repeat rows.</summary>
+public class SplitFileCheckTests
+{
+    private static (string Data, string File, IReadOnlyList<LabeledImage> Images) Setup()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var data = Path.Combine(dir, "data");
+        var images = TestImages.LogoFolder(data, perClass: 3, seed: 41, size: 64);
+        return (data, Path.Combine(dir, "split.tsv"), images);
+    }
+
+    private static string Rel(string data, LabeledImage image) => Path.GetRelativePath(data, image.ImagePath);
+
+    private static void Write(string file, params string[] rows) => File.WriteAllLines(file, ["set\tlabel\tpath", .. rows]);
+
+    [Fact]
+    public void PathsOutsideTheDataFolder_AreAnErrorNamingTheLine_UnlessAllowed()
+    {
+        var (data, file, images) = Setup();
+        var outside = Path.Combine(Path.GetDirectoryName(data)!, "outside.jpg");
+        File.Copy(images[0].ImagePath, outside);
+        foreach (var path in new[] { "../outside.jpg", outside, "logo/../../outside.jpg" })
+        {
+            Write(file, $"train\tlogo\t{Rel(data, images[1])}", $"train\tlogo\t{path}", $"test\tother\t{Rel(data, images[4])}");
+            var e = Assert.Throws<InvalidDataException>(() => DataSplit.ReadFile(file, data));
+            Assert.StartsWith($"{file}:3: '{path}'", e.Message);
+            Assert.Contains("outside the data folder", e.Message);
+            var allowed = DataSplit.ReadFile(file, data, allowOutsidePaths: true, out _);
+            Assert.Equal(outside, allowed.Train[1].ImagePath);
+        }
+        // A path that only passes through a parent and comes back in is inside.
+        Write(file, $"train\tlogo\tlogo/../{Rel(data, images[1])}");
+        Assert.Equal(images[1].ImagePath, DataSplit.ReadFile(file, data).Train[0].ImagePath);
+    }
+
+    [Fact]
+    public void OneFileInBothSets_IsAnErrorNamingBothLines()
+    {
+        var (data, file, images) = Setup();
+        Write(file, $"train\tlogo\t{Rel(data, images[0])}", $"train\tlogo\t{Rel(data, images[1])}", $"test\tlogo\t{Rel(data, images[0])}");
+        var e = Assert.Throws<InvalidDataException>(() => DataSplit.ReadFile(file, data));
+        Assert.Contains($"{file}:4:", e.Message);
+        Assert.Contains("on line 2, for train", e.Message);
+    }
+
+    [Fact]
+    public void RepeatedRows_AreCountedOnce_AndSameBytesUnderTwoNamesAcrossSets_AreNoted()
+    {
+        var (data, file, images) = Setup();
+        var twin = Path.Combine(data, "other", "renamed-copy.jpg");
+        File.Copy(images[0].ImagePath, twin);
+        Write(file,
+            $"train\tlogo\t{Rel(data, images[0])}",
+            $"train\tlogo\t{Rel(data, images[1])}",
+            $"train\tlogo\t{Rel(data, images[1])}",
+            $"test\tother\t{Rel(data, images[4])}",
+            "test\tother\tother/renamed-copy.jpg");
+        var split = DataSplit.ReadFile(file, data, false, out var notes);
+        Assert.Equal(2, split.Train.Count);
+        Assert.Equal(2, split.Test.Count);
+        Assert.Equal(2, notes.Count);
+        Assert.Equal($"{file}:4: '{Rel(data, images[1])}' repeats line 3; counted once.", notes[0]);
+        Assert.StartsWith($"{file}:6: test image {twin} has the same bytes as training image {images[0].ImagePath} (line 2)", notes[1]);
+    }
+}

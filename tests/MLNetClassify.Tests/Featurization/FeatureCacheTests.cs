@@ -61,6 +61,31 @@ public sealed class FeatureCacheTests
     }
 
     [Fact]
+    public void EntryCopiedOverAnotherImages_IsNamed_AndThatImageFeaturizedAgain_AlsoInAMerge()
+    {
+        var (sources, cache) = Setup(2, seed: 26);
+        var ml = new MLContext(1);
+        using var featurizer = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { CacheDirectory = cache });
+        var first = featurizer.Featurize(sources);
+        string Entry(int i) => Directory.GetFiles(cache, FeatureCache.ContentKey(sources[i].Path!) + ".f32", SearchOption.AllDirectories).Single();
+        // Image 0's entry under image 1's key: sound bytes, checksum right, but another image's features.
+        File.Copy(Entry(0), Entry(1), overwrite: true);
+
+        var second = featurizer.Featurize(sources);
+        Assert.Equal(sources.Count - 1, second.CacheHits);
+        var warning = Assert.Single(second.CacheWarnings);
+        Assert.Contains(Entry(1), warning);
+        Assert.Contains("another image", warning);
+        Assert.Equal(first.Features.Values, second.Features.Values); // image 1's own features, not image 0's
+
+        // A merge does not carry such an entry into another cache either.
+        File.Copy(Entry(0), Entry(1), overwrite: true);
+        var (copied, _, damaged) = FeatureCache.Merge(cache, Path.Combine(Path.GetDirectoryName(cache)!, "merged"));
+        Assert.Equal(sources.Count - 1, copied);
+        Assert.Contains("another image", Assert.Single(damaged));
+    }
+
+    [Fact]
     public void AnotherInputSizeOrWeightStorage_DoesNotShareEntries()
     {
         var (sources, cache) = Setup(1, seed: 23);
@@ -92,6 +117,36 @@ public sealed class FeatureCacheTests
         Assert.Equal(second.GetProperty("train_images").GetInt32(), second.GetProperty("cache_hits").GetInt32());
         Assert.Equal(first.GetProperty("accuracy").GetDouble(), second.GetProperty("accuracy").GetDouble());
         Assert.Equal(first.GetProperty("log_loss").GetDouble(), second.GetProperty("log_loss").GetDouble());
+    }
+
+    [Fact]
+    public void DamagedEntries_OfTrainingAndTestImages_AreEachNamedByTrainAndByEvaluate()
+    {
+        var (sources, cache) = Setup(5, seed: 27);
+        var data = Path.GetDirectoryName(Path.GetDirectoryName(sources[0].Path))!;
+        var model = Path.Combine(Path.GetDirectoryName(cache)!, "m.zip");
+        void DamageAll()
+        {
+            foreach (var entry in Directory.GetFiles(cache, "*.f32", SearchOption.AllDirectories))
+            {
+                var bytes = File.ReadAllBytes(entry);
+                bytes[^1] ^= 0x33;
+                File.WriteAllBytes(entry, bytes);
+            }
+        }
+        static int Damaged(CliRunner.Result run) => run.Stderr.Split('\n').Count(l => l.StartsWith("warning: cache entry ") && l.Contains("is damaged (checksum mismatch)"));
+
+        var first = CliRunner.Run(["train", "--data", data, "--model", model, "--cache", cache, "--epochs", "5"]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Equal(sources.Count, Directory.GetFiles(cache, "*.f32", SearchOption.AllDirectories).Length); // 8 training + 2 test images
+        DamageAll();
+        var again = CliRunner.Run(["train", "--data", data, "--model", model, "--cache", cache, "--epochs", "5"]);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Equal(sources.Count, Damaged(again));
+        DamageAll();
+        var evaluate = CliRunner.Run(["evaluate", "--model", model, "--data", data, "--cache", cache]);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.Equal(sources.Count, Damaged(evaluate));
     }
 
     [Fact]

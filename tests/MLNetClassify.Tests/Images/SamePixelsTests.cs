@@ -96,6 +96,46 @@ public class SamePixelsTests(LogoModelFixture fixture)
     }
 
     [Fact]
+    public void EightThreads_EachCreatingAndDisposingItsOwnEngines_OverOneModel_ScoreAsSequentially()
+    {
+        // ML.NET's engines own (and on Dispose dispose) the model by default: 8 threads each doing
+        // `using var engine = mlContext.Model.CreatePredictionEngine(model)` crashed the process (issue 15, case 7).
+        // The catalog's engines never own it, so this pattern, the natural one, is safe.
+        var ml = new MLContext(1);
+        var loaded = ml.ImageClassification().LoadModel(fixture.ModelPath, out var schema);
+        var files = fixture.Split.Test.Select(i => i.ImagePath).ToList();
+        float[][] expected;
+        using (var engine = ml.ImageClassification().CreatePredictionEngine<Upload, Scored>(loaded, schema))
+            expected = files.Select(f =>
+            {
+                using var image = ml.ImageClassification().DecodeImage(f);
+                return engine.Predict(new Upload { Image = image }).Score;
+            }).ToArray();
+
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var threads = Enumerable.Range(0, 8).Select(t => new Thread(() =>
+        {
+            for (int round = 0; round < 4; round++)
+            {
+                using var engine = ml.ImageClassification().CreatePredictionEngine<Upload, Scored>(loaded, schema);
+                for (int k = 0; k < files.Count; k++)
+                {
+                    using var image = ml.ImageClassification().DecodeImage(files[(k + t) % files.Count]);
+                    if (!engine.Predict(new Upload { Image = image }).Score.SequenceEqual(expected[(k + t) % files.Count]))
+                        failures.Add($"thread {t}, round {round}, image {(k + t) % files.Count}");
+                }
+            }
+        })).ToList();
+        threads.ForEach(th => th.Start());
+        threads.ForEach(th => th.Join());
+        Assert.Empty(failures);
+        // Every engine is gone; the model still scores.
+        using var last = ml.ImageClassification().CreatePredictionEngine<Upload, Scored>(loaded, schema);
+        using var first = ml.ImageClassification().DecodeImage(files[0]);
+        Assert.Equal(expected[0], last.Predict(new Upload { Image = first }).Score);
+    }
+
+    [Fact]
     public void PredictCli_OnARotatedPhoto_AgreesWithTheUprightPicture_WhichMlNetsLoaderSeesOnItsSide()
     {
         var dir = TestPaths.NewTempDirectory();

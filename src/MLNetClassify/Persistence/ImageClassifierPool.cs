@@ -1,0 +1,198 @@
+using Microsoft.Extensions.ObjectPool;
+using Microsoft.ML;
+using MLNetClassify.Images;
+
+namespace MLNetClassify.Persistence;
+
+/// <summary>
+/// Thread-safe scoring of uploads for services: one model zip loaded once, a bounded pool of prediction engines over it
+/// (ML.NET's <see cref="PredictionEngine{TSrc, TDst}"/> is not thread-safe), each image decoded as training decoded it
+/// (upright, DCT-scaled, size-limited, truncation refused). <see cref="Reload"/> swaps in a new version of the zip
+/// while requests run: each prediction is made wholly by the old model or wholly by the new one, and the old one's
+/// ONNX sessions are released when its last request ends. Get one from <c>mlContext.ImageClassification().CreatePool</c>.
+/// </summary>
+public sealed class ImageClassifierPool : IDisposable
+{
+    private readonly MLContext _mlContext;
+    private readonly ImageDecoding _decoding;
+    private readonly SemaphoreSlim _slots;
+    private readonly Lock _swap = new();
+    private Generation? _current;
+    private int _enginesCreated, _enginesAlive;
+
+    internal ImageClassifierPool(MLContext mlContext, string modelPath, int maxEngines, ImageDecoding decoding)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxEngines);
+        _mlContext = mlContext;
+        _decoding = decoding;
+        ModelPath = Path.GetFullPath(modelPath);
+        MaxEngines = maxEngines == 0 ? Environment.ProcessorCount : maxEngines;
+        _slots = new SemaphoreSlim(MaxEngines, MaxEngines);
+        _current = Load();
+    }
+
+    /// <summary>The model zip this pool loads (and reloads).</summary>
+    public string ModelPath { get; }
+
+    /// <summary>The most engines alive at once; callers beyond it wait for one.</summary>
+    public int MaxEngines { get; }
+
+    /// <summary>The current model's class names, in score order.</summary>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public IReadOnlyList<string> ClassNames => (Volatile.Read(ref _current) ?? throw Disposed()).Classes;
+
+    /// <summary>Engines made so far, over every model version (tests: never more alive than <see cref="MaxEngines"/>).</summary>
+    internal int EnginesCreated => Volatile.Read(ref _enginesCreated);
+
+    /// <summary>Engines not yet disposed.</summary>
+    internal int EnginesAlive => Volatile.Read(ref _enginesAlive);
+
+    /// <summary>Scores the image file at <paramref name="imagePath"/>.</summary>
+    /// <exception cref="InvalidDataException">The file cannot be used (missing, not an image, over the pixel limit, cut short); the message names it and says why.</exception>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public ImagePrediction Predict(string imagePath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(imagePath);
+        return Run(scorer => scorer.Score(imagePath), imagePath);
+    }
+
+    /// <summary>Scores an encoded image read from <paramref name="image"/> (an upload's stream; bytes: a MemoryStream).</summary>
+    /// <exception cref="InvalidDataException">The data cannot be used; the message says why.</exception>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public ImagePrediction Predict(Stream image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Run(scorer => scorer.Score(image), "The uploaded image");
+    }
+
+    /// <summary>
+    /// Loads <see cref="ModelPath"/> again (write new versions atomically, e.g. with <c>SaveModel</c>) and makes it
+    /// the model of every later prediction; predictions already running finish on the old one, whose engines and ONNX
+    /// sessions are then released. When the file cannot be loaded, the current model stays and this throws.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public void Reload()
+    {
+        var fresh = Load();
+        Generation? old;
+        lock (_swap)
+        {
+            old = _current;
+            if (old is not null) Volatile.Write(ref _current, fresh);
+        }
+        if (old is null)
+        {
+            fresh.Leave();
+            throw Disposed();
+        }
+        old.Leave(); // the pool's own hold on it; running predictions hold theirs
+    }
+
+    /// <summary>Releases the model and its engines once the predictions running now have finished.</summary>
+    public void Dispose()
+    {
+        Generation? old;
+        lock (_swap)
+        {
+            old = _current;
+            Volatile.Write(ref _current, null);
+        }
+        old?.Leave();
+    }
+
+    private ImagePrediction Run(Func<DecodedImageScorer, (float[]? Score, string? Problem)> score, string what)
+    {
+        _slots.Wait();
+        try
+        {
+            var generation = Enter();
+            try
+            {
+                var scorer = generation.Engines.Get();
+                (float[]? Score, string? Problem) result;
+                try { result = score(scorer); }
+                finally { generation.Engines.Return(scorer); }
+                if (result.Score is null)
+                    throw new InvalidDataException(what.StartsWith("The ", StringComparison.Ordinal) ? $"{what} cannot be used: {result.Problem}" : $"{what}: {result.Problem}");
+                int best = Array.IndexOf(result.Score, result.Score.Max());
+                return new ImagePrediction(generation.Classes[best], result.Score[best], result.Score, generation.Classes);
+            }
+            finally
+            {
+                generation.Leave();
+            }
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <summary>The current generation, held for one prediction (retried when a reload retires it meanwhile).</summary>
+    private Generation Enter()
+    {
+        while (true)
+        {
+            var generation = Volatile.Read(ref _current) ?? throw Disposed();
+            if (generation.TryEnter()) return generation;
+        }
+    }
+
+    private Generation Load()
+    {
+        var model = ModelFiles.Load(_mlContext, ModelPath, out var schema);
+        return new Generation(this, model, schema, ModelInfo.Classes(_mlContext, model));
+    }
+
+    private ObjectDisposedException Disposed() => new(nameof(ImageClassifierPool), $"The pool over {ModelPath} is disposed.");
+
+    /// <summary>One loaded version of the model, its engines, and how many holders it has (the pool, and running predictions).</summary>
+    private sealed class Generation : IPooledObjectPolicy<DecodedImageScorer>
+    {
+        private readonly ImageClassifierPool _owner;
+        private readonly ITransformer _model;
+        private readonly Microsoft.ML.DataViewSchema _schema;
+        private int _holders = 1;
+
+        public Generation(ImageClassifierPool owner, ITransformer model, Microsoft.ML.DataViewSchema schema, IReadOnlyList<string> classes)
+        {
+            (_owner, _model, _schema, Classes) = (owner, model, schema, classes);
+            // At most MaxEngines are in use at once (the pool's slots), so at most that many are ever made or kept.
+            Engines = new DefaultObjectPoolProvider { MaximumRetained = owner.MaxEngines }.Create(this);
+        }
+
+        public IReadOnlyList<string> Classes { get; }
+
+        public ObjectPool<DecodedImageScorer> Engines { get; }
+
+        public bool TryEnter()
+        {
+            int holders;
+            do
+            {
+                holders = Volatile.Read(ref _holders);
+                if (holders == 0) return false;
+            }
+            while (Interlocked.CompareExchange(ref _holders, holders + 1, holders) != holders);
+            return true;
+        }
+
+        public void Leave()
+        {
+            if (Interlocked.Decrement(ref _holders) != 0) return;
+            (Engines as IDisposable)?.Dispose(); // disposes the engines it keeps
+            (_model as IDisposable)?.Dispose();  // the ONNX sessions
+        }
+
+        DecodedImageScorer IPooledObjectPolicy<DecodedImageScorer>.Create()
+        {
+            Interlocked.Increment(ref _owner._enginesCreated);
+            Interlocked.Increment(ref _owner._enginesAlive);
+            return new DecodedImageScorer(_owner._mlContext, _model, _owner._decoding, _schema, () => Interlocked.Decrement(ref _owner._enginesAlive));
+        }
+
+        bool IPooledObjectPolicy<DecodedImageScorer>.Return(DecodedImageScorer obj) => true;
+    }
+}
