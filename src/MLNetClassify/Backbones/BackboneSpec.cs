@@ -140,8 +140,35 @@ public sealed record BackboneSpec
     /// <summary>The model file as an absolute path.</summary>
     public string ResolveModelFile() => Resolve(ModelFile);
 
-    internal static string Resolve(string file) =>
-        Path.IsPathRooted(file) ? file : Path.Combine(AppContext.BaseDirectory, file);
+    /// <summary>
+    /// A relative file found where any host has it: beside the application (an app's bin, the installed tool), beside
+    /// MLNetClassify.dll (a host that loads the library from elsewhere: a notebook, a script, a plugin), and for the
+    /// embedded ResNet18 in the NuGet package folder (the package's build props copy it into an app's output; a host
+    /// without those props, such as a notebook's <c>#r "nuget: ..."</c>, only has it there). The first that exists;
+    /// the application's own path when none does (the error then names it).
+    /// </summary>
+    internal static string Resolve(string file)
+    {
+        if (Path.IsPathRooted(file)) return file;
+        var candidates = Candidates(file).ToList();
+        return candidates.FirstOrDefault(File.Exists) ?? candidates[0];
+    }
+
+    /// <summary>Where <see cref="Resolve"/> looks for a relative file, in order.</summary>
+    internal static IEnumerable<string> Candidates(string file)
+    {
+        yield return Path.Combine(AppContext.BaseDirectory, file);
+        // Empty in a single-file app, whose files sit beside it (the base folder) anyway.
+        if (Path.GetDirectoryName(typeof(BackboneSpec).Assembly.Location) is { Length: > 0 } library)
+            yield return Path.Combine(library, file);
+        if (file.StartsWith("DnnImageModels", StringComparison.Ordinal))
+        {
+            var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
+                ? configured
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            yield return Path.Combine(packages, "microsoft.ml.dnnimagefeaturizer.resnet18", "0.23.1", "tools", file);
+        }
+    }
 }
 
 /// <summary>The arithmetic a featurizer graph runs in.</summary>
