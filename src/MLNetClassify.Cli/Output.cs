@@ -2,6 +2,8 @@ using System.Text.Json.Serialization.Metadata;
 using System.Text.Json;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
+using MLNetClassify.Learning;
+using Spectre.Console;
 
 namespace MLNetClassify.Cli;
 
@@ -23,6 +25,53 @@ internal static class Output
         foreach (var s in skipped)
             Warn($"skipped {what} image {s.Source}: {s.Reason}");
     }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with progress on stderr: when stderr is a terminal, a Spectre.Console bar (images
+    /// done, images/s, time left) while featurizing and a live epoch line (loss, validation accuracy) while training;
+    /// when it is redirected, plain lines at most every half second and every tenth epoch. Stdout is never written.
+    /// </summary>
+    public static T WithProgress<T>(string label, Func<IProgress<FeaturizationProgress>, IProgress<EpochMetrics>, T> body)
+    {
+        if (Console.IsErrorRedirected || Environment.GetEnvironmentVariable("TERM") == "dumb")
+            return body(FeaturizationProgress(label), EpochLines());
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        return console.Progress().AutoClear(false).HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var featurizing = context.AddTask(label, maxValue: 1);
+                ProgressTask? training = null;
+                var images = new SyncProgress<FeaturizationProgress>(p =>
+                {
+                    featurizing.MaxValue = Math.Max(1, p.Total);
+                    featurizing.Value = p.Done;
+                    featurizing.Description = $"{label} {p.Done}/{p.Total} · {p.ImagesPerSecond:F1} img/s";
+                });
+                var epochs = new SyncProgress<EpochMetrics>(e =>
+                {
+                    featurizing.Value = featurizing.MaxValue;
+                    training ??= context.AddTask("training", maxValue: 1).IsIndeterminate();
+                    training.Description = Markup.Escape(EpochLine(e));
+                });
+                var result = body(images, epochs);
+                featurizing.Value = featurizing.MaxValue;
+                if (training is not null) training.IsIndeterminate(false).Value(1);
+                return result;
+            });
+    }
+
+    /// <summary>One epoch as the progress shows it.</summary>
+    private static string EpochLine(EpochMetrics e) => e.Phase == "refit"
+        ? $"refit on all training rows, epoch {e.Epoch}: loss {e.TrainLoss:F4}"
+        : $"epoch {e.Epoch}: loss {e.TrainLoss:F4}, validation loss {e.ValidationLoss:F4}, validation accuracy {e.ValidationAccuracy:F3}";
+
+    /// <summary>Every tenth training epoch (and the first) as a plain line on stderr.</summary>
+    private static IProgress<EpochMetrics> EpochLines() => new SyncProgress<EpochMetrics>(e =>
+    {
+        if (e.Phase == "train" && (e.Epoch == 1 || e.Epoch % 10 == 0))
+            Console.Error.WriteLine($"  {EpochLine(e)}");
+    });
 
     /// <summary>Featurization progress on stderr, at most every half second.</summary>
     public static IProgress<FeaturizationProgress> FeaturizationProgress(string label)

@@ -8,6 +8,9 @@ var root = new RootCommand("mlnet-classify: image classification by transfer lea
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
+root.Subcommands.Add(ExplainCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(FeaturizeCommand.Create());
 root.Subcommands.Add(BackbonesCommand.Create());
 root.Subcommands.Add(BaselinesCommand.Create());

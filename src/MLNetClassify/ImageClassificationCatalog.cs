@@ -239,6 +239,32 @@ public sealed class ImageClassificationCatalog
     public ImageClassifierPool CreatePool(string modelPath, int maxEngines = 0, long maxPixels = ImageDecoding.DefaultMaxPixels) =>
         new(_mlContext, modelPath, maxEngines, new ImageDecoding(maxPixels, false));
 
+    /// <summary>
+    /// Class activation maps of the images at <paramref name="imagePaths"/> from the model zip at
+    /// <paramref name="modelPath"/>: for each image, where in it the evidence for <paramref name="className"/> (the
+    /// predicted class when null) lies, as the head's weights applied to the backbone's unpooled last feature map
+    /// (exact: the map's mean is the class's logit minus its bias). Unreadable images get a map with no values and the
+    /// reason.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such model file.</exception>
+    /// <exception cref="InvalidDataException">The model is not a softmax head on globally averaged backbone features (a pixel perceptron, say).</exception>
+    /// <exception cref="ArgumentException"><paramref name="className"/> is not one of the model's classes.</exception>
+    public IReadOnlyList<ClassActivationMap> ClassActivationMaps(string modelPath, IReadOnlyList<string> imagePaths, string? className = null)
+    {
+        using var mapper = ClassActivationMapper.Open(_mlContext, modelPath);
+        return mapper.Explain(imagePaths, className);
+    }
+
+    /// <summary>
+    /// Writes the model zip at <paramref name="modelPath"/> as one ONNX file that any ONNX Runtime host runs without
+    /// .NET: input <c>image</c>, uint8 [N, H, W, 3] RGB of any size (resized bilinearly inside); outputs
+    /// <c>probabilities</c> [N, classes] and <c>predicted_index</c> [N]; the class names (metadata <c>labels</c>, JSON),
+    /// the input contract and the provenance in the metadata. Returns the class names.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such model file.</exception>
+    /// <exception cref="InvalidDataException">The model is not a softmax head on an MLNetClassify featurizer graph.</exception>
+    public IReadOnlyList<string> ExportOnnx(string modelPath, string onnxPath) => OnnxExport.Export(_mlContext, modelPath, onnxPath).Classes;
+
     /// <summary>The class names of a fitted or loaded classifier, in Score order (the Score column's slot names).</summary>
     /// <param name="model">A model with a Score column that carries slot names (every classifier of this library).</param>
     /// <exception cref="ArgumentException">The model has no Score column with slot names.</exception>

@@ -150,6 +150,12 @@ internal static class CommonOptions
         return split;
     }
 
+    public static Option<string?> Report() => new("--report")
+    {
+        Description = "Also write a report to this folder: index.html with PNG figures (confusion matrix, per-class precision/recall/F1, "
+            + "most confused pairs, top losses with class activation maps; for train, loss and accuracy per epoch). Its figures go to --json too.",
+    };
+
     public static Option<bool> AllowOutsidePaths() => new("--allow-outside-paths")
     {
         Description = "Let a split file name images outside --data (absolute paths, ../); by default such a line is an error.",

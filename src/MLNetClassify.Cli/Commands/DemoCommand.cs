@@ -46,10 +46,8 @@ internal static class DemoCommand
 
         Output.Step("3. Featurizing the training images with the embedded ImageNet ResNet18 (batched, all cores), then training a softmax head on the 512 features.");
         var mlContext = new MLContext(seed);
-        var trained = ClassifierWorkflow.Train(mlContext, split, new ImageClassifierOptions
-        {
-            Head = new SoftmaxHeadOptions { Seed = seed },
-        }, Output.FeaturizationProgress("featurizing"), cancellationToken: token);
+        var options = new ImageClassifierOptions { Head = new SoftmaxHeadOptions { Seed = seed } };
+        var trained = Output.WithProgress("featurizing", (progress, epochs) => ClassifierWorkflow.Train(mlContext, split, options, progress, epochs, token));
         var test = trained.Test!;
         Output.Step($"   head: best epoch {trained.BestEpoch}; featurized at {trained.Images!.ImagesPerSecond:F1} img/s.");
         Output.Step($"4. Test accuracy {test.Accuracy:F3} (log-loss {test.LogLoss:F3}) on {test.Images} held-out images.");

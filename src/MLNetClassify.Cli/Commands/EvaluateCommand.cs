@@ -24,6 +24,7 @@ internal static class EvaluateCommand
         public string? Cache { get; init; }
         public bool RowByRow { get; init; }
         public bool AllowOutsidePaths { get; init; }
+        public string? Report { get; init; }
     }
 
     /// <summary>The JSON line of <c>evaluate --json</c>.</summary>
@@ -32,7 +33,20 @@ internal static class EvaluateCommand
         double Accuracy, double MacroAccuracy, double LogLoss,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? TrainImages,
         int TestImages, int SkippedImages, int UnknownLabelImages, IReadOnlyList<string> Classes, double FeaturizeImagesPerS, bool Batched,
-        int CacheHits, string Device, double Seconds);
+        int CacheHits, string Device, double Seconds)
+    {
+        /// <summary>With --report: precision, recall, F1 and support per class.</summary>
+        public IReadOnlyList<Reports.PerClass>? PerClass { get; init; }
+
+        /// <summary>With --report: the confusion matrix and its label order.</summary>
+        public Reports.Confusion? Confusion { get; init; }
+
+        /// <summary>With --report: the images with the highest loss, highest first.</summary>
+        public IReadOnlyList<Reports.TopLoss>? TopLosses { get; init; }
+
+        /// <summary>With --report: the path of index.html.</summary>
+        public string? Report { get; init; }
+    }
 
     public static Command Create()
     {
@@ -45,6 +59,7 @@ internal static class EvaluateCommand
         var cache = CommonOptions.Cache();
         var noCache = CommonOptions.NoCache();
         var allowOutside = CommonOptions.AllowOutsidePaths();
+        var report = CommonOptions.Report();
         var rowByRow = new Option<bool>("--row-by-row")
         {
             Description = "Score through the loaded model's own PredictionEngine path, one image at a time, as an application does (no cache).",
@@ -53,7 +68,7 @@ internal static class EvaluateCommand
             "Evaluate a saved model on labelled images: the split's test rows, or every image when no split is given. Images go through "
             + "the model's own featurizer graph in batches and the feature cache (what train featurized is not run again).")
         {
-            model, data, split, device, requireDevice, cache, noCache, rowByRow, allowOutside, json,
+            model, data, split, device, requireDevice, cache, noCache, rowByRow, allowOutside, report, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -66,6 +81,7 @@ internal static class EvaluateCommand
             Cache = result.GetValue(rowByRow) ? null : CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
             RowByRow = result.GetValue(rowByRow),
             AllowOutsidePaths = result.GetValue(allowOutside),
+            Report = result.GetValue(report),
         }, token));
         return command;
     }
@@ -95,6 +111,12 @@ internal static class EvaluateCommand
         var result = new Summary(summary.Accuracy, summary.MacroAccuracy, summary.LogLoss, null, summary.Images, summary.Skipped.Count,
             summary.UnknownLabels.Count, ModelInfo.Classes(mlContext, model), summary.ImagesPerSecond, summary.Batched, summary.CacheHits,
             actual.ToString(), clock.Elapsed.TotalSeconds);
+        if (args.Report is { } folder)
+        {
+            var (figures, _) = Reports.Report.Write(mlContext, modelPath, images, folder, $"Evaluation of {Path.GetFileName(modelPath)}", cancellationToken: token);
+            Output.Step($"report: {figures.Report}");
+            result = result with { PerClass = figures.PerClass, Confusion = figures.Confusion, TopLosses = figures.TopLosses, Report = figures.Report };
+        }
         if (json)
         {
             Output.JsonLine(result, CliJson.Default.EvaluateSummary);

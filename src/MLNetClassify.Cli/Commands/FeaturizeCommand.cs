@@ -60,7 +60,7 @@ internal static class FeaturizeCommand
         Output.Step($"shard {shard}: {mine.Count} images → cache {cache}");
         var mlContext = new MLContext(1);
         using var featurizer = mlContext.ImageClassification().CreateFeaturizer(backbone, new FeaturizerOptions { CacheDirectory = cache });
-        var result = featurizer.Featurize(mine.Select(i => i.ImagePath).ToList(), Output.FeaturizationProgress("featurizing"), token);
+        var result = Output.WithProgress("featurizing", (progress, _) => featurizer.Featurize(mine.Select(i => i.ImagePath).ToList(), progress, token));
         Output.ReportSkipped(result.Skipped, "");
         foreach (var warning in result.CacheWarnings) Output.Warn(warning);
         var summary = new Summary(shard.ToString(), mine.Count, result.Features.Rows - result.CacheHits, result.CacheHits, result.Skipped.Count,

@@ -33,13 +33,27 @@ internal static class TrainCommand
         public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
         public bool AllowEmptyClasses { get; init; }
         public bool AllowOutsidePaths { get; init; }
+        public string? Report { get; init; }
     }
 
     /// <summary>The JSON line of <c>train --json</c>.</summary>
     internal sealed record Summary(
         double? Accuracy, double? MacroAccuracy, double? LogLoss, int TrainImages, int TestImages, int SkippedImages, IReadOnlyList<string> Classes,
         double FeaturizeImagesPerS, int CacheHits, string Device, int InputSize, string Backbone, string Weights, string Precision, int BestEpoch,
-        double Seconds, string Model);
+        double Seconds, string Model)
+    {
+        /// <summary>With --report: precision, recall, F1 and support per class.</summary>
+        public IReadOnlyList<Reports.PerClass>? PerClass { get; init; }
+
+        /// <summary>With --report: the confusion matrix and its label order.</summary>
+        public Reports.Confusion? Confusion { get; init; }
+
+        /// <summary>With --report: the images with the highest loss, highest first.</summary>
+        public IReadOnlyList<Reports.TopLoss>? TopLosses { get; init; }
+
+        /// <summary>With --report: the path of index.html.</summary>
+        public string? Report { get; init; }
+    }
 
     public static Command Create()
     {
@@ -63,12 +77,13 @@ internal static class TrainCommand
             Description = "Train even when a label has no readable training image (the model then knows it but never predicts it); by default an error naming it.",
         };
         var allowOutside = CommonOptions.AllowOutsidePaths();
+        var report = CommonOptions.Report();
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, allowEmpty, allowOutside, json,
+            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, allowEmpty, allowOutside, report, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -81,6 +96,7 @@ internal static class TrainCommand
             Json = result.GetValue(json),
             AllowEmptyClasses = result.GetValue(allowEmpty),
             AllowOutsidePaths = result.GetValue(allowOutside),
+            Report = result.GetValue(report),
             Device = result.GetValue(device),
             RequireDevice = result.GetValue(requireDevice),
             InputSize = result.GetValue(inputSize),
@@ -115,7 +131,7 @@ internal static class TrainCommand
             Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
             AllowEmptyClasses = args.AllowEmptyClasses,
         };
-        var trained = ClassifierWorkflow.Train(mlContext, split, options, Output.FeaturizationProgress("featurizing"), cancellationToken: token);
+        var trained = Output.WithProgress("featurizing", (images, epochs) => ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token));
         var images = trained.Images!;
         Output.ReportSkipped(images.Skipped, "training");
         foreach (var warning in images.CacheWarnings) Output.Warn(warning);
@@ -124,7 +140,13 @@ internal static class TrainCommand
         Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == "train")}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
-        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model);
+        var record = new InfoCommand.TrainingRecord(
+            $"MLNetClassify {typeof(ClassifierWorkflow).Assembly.GetName().Version}", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+            Path.GetFullPath(args.Data), args.Split is null ? null : Path.GetFullPath(args.Split), args.Seed, args.Epochs, backbone.Name, backbone.InputSize,
+            args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant(), trained.Classes,
+            split.Train.GroupBy(i => i.Label).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
+            images.Features.Rows, trained.Test?.Images ?? 0, trained.Test?.Accuracy, trained.Test?.MacroAccuracy, trained.Test?.LogLoss, trained.BestEpoch);
+        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord));
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
         var test = trained.Test;
         if (test is not null)
@@ -138,6 +160,17 @@ internal static class TrainCommand
             images.Skipped.Count + (test?.Skipped.Count ?? 0), trained.Classes, images.ImagesPerSecond, images.CacheHits, device.ToString(),
             backbone.InputSize, backbone.Name, args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant(),
             trained.BestEpoch, clock.Elapsed.TotalSeconds, Path.GetFullPath(args.Model));
+        if (args.Report is { } folder)
+        {
+            if (split.Test.Count == 0)
+                Output.Warn("no test images: no report written");
+            else
+            {
+                var (figures, _) = Reports.Report.Write(mlContext, args.Model, split.Test, folder, $"Training of {Path.GetFileName(args.Model)}", trained, token);
+                Output.Step($"report: {figures.Report}");
+                summary = summary with { PerClass = figures.PerClass, Confusion = figures.Confusion, TopLosses = figures.TopLosses, Report = figures.Report };
+            }
+        }
         if (args.Json)
         {
             Output.JsonLine(summary, CliJson.Default.TrainSummary);

@@ -39,8 +39,12 @@ internal static class LogoDataset
     /// Writes <c>logo/</c> and <c>other/</c> JPEG folders under <paramref name="directory"/>, replacing what was
     /// there only once the new set is complete, and returns the images.
     /// </summary>
-    public static IReadOnlyList<LabeledImage> Generate(string directory, LogoDatasetOptions? options = null)
+    public static IReadOnlyList<LabeledImage> Generate(string directory, LogoDatasetOptions? options = null) => Generate(directory, options, out _);
+
+    /// <summary>As <see cref="Generate(string, LogoDatasetOptions?)"/>, also giving each logo image's logo bounding box (pixels), by final path.</summary>
+    public static IReadOnlyList<LabeledImage> Generate(string directory, LogoDatasetOptions? options, out IReadOnlyDictionary<string, SKRect> logoBoxes)
     {
+        var boxes = new Dictionary<string, SKRect>(StringComparer.Ordinal);
         options ??= new LogoDatasetOptions();
         if (options.ImagesPerClass <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.ImagesPerClass, "ImagesPerClass must be positive.");
         if (options.Size < 32) throw new ArgumentOutOfRangeException(nameof(options), options.Size, "Size must be at least 32.");
@@ -53,24 +57,30 @@ internal static class LogoDataset
             Directory.CreateDirectory(Path.Combine(staging, label));
             for (int i = 0; i < options.ImagesPerClass; i++)
             {
-                var bytes = Render(rng, options.Size, label == LogoLabel);
+                var bytes = Render(rng, options.Size, label == LogoLabel, out var box);
                 File.WriteAllBytes(Path.Combine(staging, label, $"{label}_{i:D4}.jpg"), bytes);
+                if (box is { } b) boxes[Path.Combine(target, label, $"{label}_{i:D4}.jpg")] = b;
             }
         }
         if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
         Directory.Move(staging, target);
+        logoBoxes = boxes;
         return ImageDataset.FromFolder(target);
     }
 
     /// <summary>One JPEG-encoded image, with or without the logo.</summary>
-    public static byte[] Render(Random rng, int size, bool withLogo)
+    public static byte[] Render(Random rng, int size, bool withLogo) => Render(rng, size, withLogo, out _);
+
+    /// <summary>One JPEG-encoded image, and the logo's bounding box (the ring's; null without a logo).</summary>
+    public static byte[] Render(Random rng, int size, bool withLogo, out SKRect? logoBox)
     {
+        logoBox = null;
         using var bitmap = new SKBitmap(size, size, SKColorType.Rgba8888, SKAlphaType.Premul);
         using (var canvas = new SKCanvas(bitmap))
         {
             SyntheticScene.DrawBackground(canvas, rng, size);
             if (withLogo)
-                DrawLogo(canvas, size * (float)(0.5 + 0.35 * (rng.NextDouble() - 0.5)), rng, size);
+                logoBox = DrawLogo(canvas, size * (float)(0.5 + 0.35 * (rng.NextDouble() - 0.5)), rng, size);
             else if (rng.NextDouble() < 0.4)
                 DrawDistractor(canvas, rng, size);
         }
@@ -79,7 +89,7 @@ internal static class LogoDataset
         return data.ToArray();
     }
 
-    private static void DrawLogo(SKCanvas canvas, float diameter, Random rng, int size)
+    private static SKRect DrawLogo(SKCanvas canvas, float diameter, Random rng, int size)
     {
         float r = diameter / 2;
         float cx = r + Next(rng, size - diameter), cy = r + Next(rng, size - diameter);
@@ -100,6 +110,7 @@ internal static class LogoDataset
         canvas.DrawRect(-r * 0.36f, r * 0.02f, r * 0.72f, r * 0.12f, paint);
         canvas.Restore();
         canvas.Restore();
+        return new SKRect(cx - r, cy - r, cx + r, cy + r); // a ring's box, whatever its rotation
     }
 
     private static void DrawDistractor(SKCanvas canvas, Random rng, int size)

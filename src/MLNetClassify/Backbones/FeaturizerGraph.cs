@@ -51,6 +51,28 @@ internal static class FeaturizerGraph
         channels = (int)output[1].DimValue;
         return true;
     }
+    /// <summary>
+    /// The featurizer graph <paramref name="pooledGraph"/> (one this library built, e.g. read back from a saved zip) with
+    /// its global average pooling taken out: its <see cref="OutputName"/> output is then the flattened last feature map
+    /// (C×H×W values per image, channel-major) whose average the pooled features were. Null when the features are not
+    /// such an average (a backbone whose cut already pools).
+    /// </summary>
+    internal static byte[]? Unpooled(byte[] pooledGraph)
+    {
+        var model = ModelProto.Parser.ParseFrom(pooledGraph);
+        var g = model.Graph;
+        var gap = g.Node.FirstOrDefault(n => n.OpType == "GlobalAveragePool" && n.Output.Count == 1 && n.Output[0] == $"{Prefix}gap");
+        var flatten = g.Node.FirstOrDefault(n => n.OpType == "Flatten" && n.Output.Count == 1 && n.Output[0] == OutputName && n.Input[0] == $"{Prefix}gap");
+        if (gap is null || flatten is null)
+            return null;
+        flatten.Input[0] = gap.Input[0];
+        g.Node.Remove(gap);
+        var output = g.Output.First(o => o.Name == OutputName);
+        g.Output.Remove(output);
+        g.Output.Add(OnnxBuild.Tensor(OutputName, TensorProto.Types.DataType.Float, "N", "CHW"));
+        return model.ToByteArray();
+    }
+
     /// <summary>Graphs kept built: each is 15–60 MB and an int8 one takes seconds to calibrate, so a few stay, not all.</summary>
     internal const int CachedGraphs = 4;
 
@@ -315,7 +337,8 @@ internal static class FeaturizerGraph
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"ONNX file for backbone '{backboneName}' not found: {path}. The embedded ResNet18 ships in NuGet " +
-                "Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1, which copies DnnImageModels/ next to the application.", path);
+                "Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1, which copies DnnImageModels/ next to the application; " +
+                "it is also looked for beside MLNetClassify.dll and in the NuGet package folder ($NUGET_PACKAGES or ~/.nuget/packages).", path);
         try
         {
             using var stream = File.OpenRead(path);

@@ -9,11 +9,48 @@ namespace MLNetClassify.Persistence;
 /// <summary>Saving and loading model zips, with errors that name the file.</summary>
 internal static class ModelFiles
 {
-    /// <summary>Saves with <c>mlContext.Model.Save</c> to a temporary file, then renames it over <paramref name="path"/>.</summary>
-    public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path)
+    /// <summary>The zip entry that records how a model was trained (JSON); stock ML.NET's loader does not read it.</summary>
+    public const string TrainingRecordEntry = "MLNetClassify/training.json";
+
+    /// <summary>
+    /// Saves with <c>mlContext.Model.Save</c> to a temporary file, then renames it over <paramref name="path"/>; with
+    /// <paramref name="trainingRecord"/> (JSON), also a <see cref="TrainingRecordEntry"/> entry in the zip.
+    /// </summary>
+    public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, string? trainingRecord = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        AtomicFile.Write(path, stream => mlContext.Model.Save(model, inputSchema, stream));
+        if (trainingRecord is null)
+        {
+            AtomicFile.Write(path, stream => mlContext.Model.Save(model, inputSchema, stream));
+            return;
+        }
+        using var buffer = new MemoryStream();
+        mlContext.Model.Save(model, inputSchema, buffer);
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
+        using (var writer = new StreamWriter(zip.CreateEntry(TrainingRecordEntry).Open()))
+            writer.Write(trainingRecord);
+        AtomicFile.Write(path, stream => stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    /// <summary>The training record a zip carries (JSON), or null when it has none (saved without one, or by stock ML.NET).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a zip.</exception>
+    public static string? ReadTrainingRecord(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model file not found: {path}", path);
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            var entry = zip.GetEntry(TrainingRecordEntry);
+            if (entry is null) return null;
+            using var reader = new StreamReader(entry.Open());
+            return reader.ReadToEnd();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path} is not a model zip: {e.Message}", e);
+        }
     }
 
     /// <summary>Loads a model zip with stock <c>mlContext.Model.Load</c>.</summary>

@@ -84,5 +84,19 @@ public sealed class BackboneCliTests
             for (int k = 0; k < ColourImages.Labels.Length; k++)
                 Assert.True(Math.Abs(top[ColourImages.Labels[k]] - expected[k]) <= 1e-5);
         }
+
+        // Class activation maps and the report work for a brought backbone too, from the zip alone.
+        var explain = CliRunner.Run(["explain", "--model", model, "--out", Path.Combine(dir, "cams"), "--json", .. sample.Take(2).Select(i => i.ImagePath)]);
+        Assert.True(explain.ExitCode == 0, explain.Stderr);
+        foreach (var line in explain.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement))
+        {
+            var values = line.GetProperty("cam").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetDouble())).ToList();
+            Assert.True(values.Count > 1);
+            double expectedMean = line.GetProperty("logit").GetDouble() - line.GetProperty("bias").GetDouble();
+            Assert.Equal(expectedMean, values.Average(), 1e-3 * Math.Max(1, Math.Abs(expectedMean)));
+        }
+        var report = CliRunner.Run(["evaluate", "--model", model, "--data", Path.Combine(dir, "colours"), "--no-cache", "--report", Path.Combine(dir, "report"), "--json"]);
+        Assert.True(report.ExitCode == 0, report.Stderr);
+        Assert.Equal(ColourImages.Labels.Length, JsonDocument.Parse(report.StdoutLines[^1]).RootElement.GetProperty("per_class").GetArrayLength());
     }
 }

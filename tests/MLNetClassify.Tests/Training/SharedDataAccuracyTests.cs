@@ -28,5 +28,15 @@ public class SharedDataAccuracyTests(ITestOutputHelper output)
         output.WriteLine($"{set}: accuracy {test.Accuracy:F4} (ML.NET {mlNetAccuracy}), log-loss {test.LogLoss:F4} (ML.NET {mlNetLogLoss})");
         Assert.True(test.Accuracy >= mlNetAccuracy, $"{set}: accuracy {test.Accuracy:F3} < ML.NET's {mlNetAccuracy}");
         Assert.True(test.LogLoss < mlNetLogLoss, $"{set}: log-loss {test.LogLoss:F3} is not below ML.NET's {mlNetLogLoss}");
+
+        // The report (train --report, evaluate --report) on the same test images from the saved zip: the same accuracy.
+        var ml = new MLContext(1);
+        var model = Path.Combine(TestPaths.NewTempDirectory(), "model.zip");
+        MLNetClassify.Persistence.ModelFiles.Save(ml, trained.Model, trained.InputSchema!, model);
+        var (figures, _) = MLNetClassify.Cli.Reports.Report.Write(ml, model, split.Test, Path.Combine(Path.GetDirectoryName(model)!, "report"), set);
+        Assert.Equal(trained.Classes, figures.Confusion.Labels);
+        double accuracy = figures.PerClass.Sum(p => p.Recall * p.Support) / figures.PerClass.Sum(p => p.Support);
+        Assert.Equal(test.Accuracy, accuracy, 1.0 / split.Test.Count); // at most one borderline image apart
+        Assert.True(File.Exists(figures.Report));
     }
 }

@@ -1,0 +1,156 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.ML.Trainers;
+using MLNetClassify.Backbones;
+using MLNetClassify.Featurization;
+
+namespace MLNetClassify.Persistence;
+
+/// <summary>
+/// Class activation maps from a saved zip alone: its featurizer graph with the global average pooling taken out gives
+/// the last feature map (C×H×W) in batches, and its ML.NET softmax layer gives the weights W and biases b; the map of
+/// class k is Σ_c W[k, c] · F[c, h, w]. Its mean over the positions is W[k]·mean(F) = logit_k − b_k, the identity that
+/// makes CAM exact for a head on globally averaged features.
+/// </summary>
+internal sealed class ClassActivationMapper : IDisposable
+{
+    private readonly ImageFeaturizer _featurizer;
+    private readonly float[][] _weights;
+    private readonly float[] _biases;
+
+    private ClassActivationMapper(ImageFeaturizer featurizer, float[][] weights, float[] biases, IReadOnlyList<string> classes, int channels, int height, int width)
+    {
+        (_featurizer, _weights, _biases, Classes, Channels, Height, Width) = (featurizer, weights, biases, classes, channels, height, width);
+    }
+
+    /// <summary>The model's classes, in score order.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>Channels of the feature map (the head's inputs).</summary>
+    public int Channels { get; }
+
+    /// <summary>Rows and columns of the map.</summary>
+    public int Height { get; }
+
+    /// <inheritdoc cref="Height"/>
+    public int Width { get; }
+
+    /// <summary>Opens the zip at <paramref name="modelPath"/>.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The zip holds no MLNetClassify featurizer graph, its features are not a global average of a feature map, or its head is not a softmax layer on them; the message says which.</exception>
+    public static ClassActivationMapper Open(MLContext mlContext, string modelPath, FeaturizerOptions? options = null)
+    {
+        var classifier = SavedClassifier.Read(mlContext, modelPath, "no class activation map");
+        var saved = classifier.Featurizer;
+        var unpooled = FeaturizerGraph.Unpooled(saved.Graph)
+            ?? throw new InvalidDataException($"{modelPath}: the backbone's features ({saved.BackboneName}) are not a global average of a feature map, so a class activation map would not be exact.");
+        int positions = Positions(unpooled, saved.InputSize) / saved.Channels;
+        int side = (int)Math.Round(Math.Sqrt(positions));
+        var spec = saved.Spec(modelPath) with { Channels = saved.Channels * positions };
+        var featurizer = new ImageFeaturizer(mlContext, spec, unpooled, (options ?? new FeaturizerOptions()) with { CacheDirectory = null });
+        return new ClassActivationMapper(featurizer, classifier.Weights, classifier.Biases, classifier.Classes, saved.Channels,
+            side * side == positions ? side : 1, side * side == positions ? side : positions);
+    }
+
+    /// <summary>Values per image of the unpooled graph's output (C·H·W), from one run on a blank image.</summary>
+    private static int Positions(byte[] graph, int size)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1 };
+        using var session = new InferenceSession(graph, options);
+        var input = new DenseTensor<float>([1, 3, size, size]);
+        using var outputs = session.Run([NamedOnnxValue.CreateFromTensor(FeaturizerGraph.InputName, input)]);
+        return (int)outputs.First(o => o.Name == FeaturizerGraph.OutputName).AsTensor<float>().Length;
+    }
+
+    /// <summary>
+    /// The map of <paramref name="label"/> (each image's predicted class when null) for each file, in order; a file
+    /// that cannot be read gets a map with no values and its <see cref="ClassActivationMap.Problem"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="label"/> is not one of the model's classes.</exception>
+    public IReadOnlyList<ClassActivationMap> Explain(IReadOnlyList<string> imagePaths, string? label = null, CancellationToken cancellationToken = default)
+    {
+        int asked = label is null ? -1 : Classes.ToList().IndexOf(label);
+        if (label is not null && asked < 0)
+            throw new ArgumentException($"'{label}' is not a class of this model ({string.Join(", ", Classes)}).", nameof(label));
+        var result = _featurizer.Featurize(imagePaths, null, cancellationToken);
+        var maps = new ClassActivationMap?[imagePaths.Count];
+        for (int row = 0; row < result.Features.Rows; row++)
+            maps[result.SourceIndices[row]] = Map(imagePaths[result.SourceIndices[row]], result.Features.Row(row), asked);
+        foreach (var skip in result.Skipped)
+            maps[skip.Index] = new ClassActivationMap(skip.Source, label ?? "", "", 0, Height, Width, [], 0, 0, skip.Reason);
+        return maps.Select(m => m!).ToList();
+    }
+
+    /// <summary>
+    /// Every class's probability for each file (null, with the reason, when it cannot be read), featurized in chunks
+    /// so that only <paramref name="chunk"/> feature maps are held at once.
+    /// </summary>
+    public IReadOnlyList<(string Source, float[]? Probabilities, string? Problem)> Probabilities(IReadOnlyList<string> imagePaths, int chunk = 64,
+        IProgress<int>? done = null, CancellationToken cancellationToken = default)
+    {
+        var results = new List<(string, float[]?, string?)>(imagePaths.Count);
+        for (int start = 0; start < imagePaths.Count; start += chunk)
+        {
+            var part = imagePaths.Skip(start).Take(chunk).ToList();
+            var featurized = _featurizer.Featurize(part, null, cancellationToken);
+            var rows = new (string, float[]?, string?)[part.Count];
+            for (int row = 0; row < featurized.Features.Rows; row++)
+            {
+                int i = featurized.SourceIndices[row];
+                rows[i] = (part[i], Softmax(Logits(featurized.Features.Row(row))), null);
+            }
+            foreach (var skip in featurized.Skipped)
+                rows[skip.Index] = (part[skip.Index], null, skip.Reason);
+            results.AddRange(rows);
+            done?.Report(results.Count);
+        }
+        return results;
+    }
+
+    private double[] Logits(ReadOnlySpan<float> featureMap)
+    {
+        int positions = Height * Width;
+        var logits = new double[Classes.Count];
+        var pooled = new double[Channels];
+        for (int c = 0; c < Channels; c++)
+        {
+            double sum = 0;
+            for (int p = 0; p < positions; p++) sum += featureMap[c * positions + p];
+            pooled[c] = sum / positions;
+        }
+        for (int k = 0; k < Classes.Count; k++)
+        {
+            double z = _biases[k];
+            for (int c = 0; c < Channels; c++) z += _weights[k][c] * pooled[c];
+            logits[k] = z;
+        }
+        return logits;
+    }
+
+    private static float[] Softmax(double[] logits)
+    {
+        double max = logits.Max(), total = logits.Sum(z => Math.Exp(z - max));
+        return logits.Select(z => (float)(Math.Exp(z - max) / total)).ToArray();
+    }
+
+    private ClassActivationMap Map(string source, ReadOnlySpan<float> featureMap, int asked)
+    {
+        int positions = Height * Width;
+        var logits = Logits(featureMap);
+        int predicted = Array.IndexOf(logits, logits.Max());
+        int target = asked >= 0 ? asked : predicted;
+        double max = logits.Max(), total = logits.Sum(z => Math.Exp(z - max));
+        var values = new float[positions];
+        for (int c = 0; c < Channels; c++)
+        {
+            float weight = _weights[target][c];
+            for (int p = 0; p < positions; p++) values[p] += weight * featureMap[c * positions + p];
+        }
+        return new ClassActivationMap(source, Classes[target], Classes[predicted], (float)(Math.Exp(logits[target] - max) / total), Height, Width, values,
+            (float)logits[target], _biases[target]);
+    }
+
+    public void Dispose() => _featurizer.Dispose();
+}

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using MLNetClassify.Backbones;
+using MLNetClassify.Data;
+using MLNetClassify.Onnx;
+using Onnx;
+
+namespace MLNetClassify.Persistence;
+
+/// <summary>
+/// A saved classifier as one ONNX file that any ONNX Runtime host runs without .NET: an RGB image tensor (uint8, NHWC,
+/// any height and width) is resized inside the graph (bilinear) to the backbone's input, then the zip's own featurizer
+/// graph (its weights as compact as in the zip), then the head (Gemm with the ML.NET softmax layer's weights), softmax
+/// and argmax. Outputs <c>probabilities</c> [N, classes] (float32) and <c>predicted_index</c> [N] (int64); the
+/// class names, the input contract and the provenance are in the file's metadata.
+/// </summary>
+internal static class OnnxExport
+{
+    public const string InputName = "image", ProbabilitiesName = "probabilities", PredictedName = "predicted_index";
+
+    /// <summary>What an export wrote.</summary>
+    public sealed record Result(string Path, long Bytes, IReadOnlyList<string> Classes, int InputSize, long Opset);
+
+    /// <exception cref="FileNotFoundException">No such model file.</exception>
+    /// <exception cref="InvalidDataException">The zip is not a softmax head on an MLNetClassify featurizer graph (a pixel perceptron, other steps between); the message says which.</exception>
+    public static Result Export(MLContext mlContext, string modelPath, string onnxPath)
+    {
+        var classifier = SavedClassifier.Read(mlContext, modelPath, "not exportable");
+        var (saved, weights, classes) = (classifier.Featurizer, classifier.Weights, classifier.Classes);
+        int size = saved.InputSize, k = weights.Length;
+
+        var onnx = ModelProto.Parser.ParseFrom(saved.Graph);
+        var g = onnx.Graph;
+        const string P = "mlnc_export_";
+        // Image in: uint8 N×H×W×3 → float N×3×H×W → bilinear resize to N×3×S×S, the featurizer graph's input.
+        g.Input.Remove(g.Input.Single(i => i.Name == FeaturizerGraph.InputName));
+        g.Input.Insert(0, OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Uint8, "N", "H", "W", 3));
+        g.Initializer.Add(OnnxBuild.Int64s($"{P}starts", [1], [0]));
+        g.Initializer.Add(OnnxBuild.Int64s($"{P}ends", [1], [1]));
+        g.Initializer.Add(OnnxBuild.Int64s($"{P}chw", [3], [3, size, size]));
+        g.Initializer.Add(OnnxBuild.Floats($"{P}roi", [0], []));
+        g.Initializer.Add(OnnxBuild.Floats($"{P}scales", [0], []));
+        NodeProto[] front =
+        [
+            OnnxBuild.Node("Cast", [InputName], [$"{P}float"], OnnxBuild.Attr("to", (long)TensorProto.Types.DataType.Float)),
+            OnnxBuild.Node("Transpose", [$"{P}float"], [$"{P}nchw"], OnnxBuild.Ints("perm", 0, 3, 1, 2)),
+            OnnxBuild.Node("Shape", [$"{P}nchw"], [$"{P}shape"]),
+            OnnxBuild.Node("Slice", [$"{P}shape", $"{P}starts", $"{P}ends"], [$"{P}n"]),
+            OnnxBuild.Node("Concat", [$"{P}n", $"{P}chw"], [$"{P}sizes"], OnnxBuild.Attr("axis", 0)),
+            OnnxBuild.Node("Resize", [$"{P}nchw", $"{P}roi", $"{P}scales", $"{P}sizes"], [FeaturizerGraph.InputName], Text("mode", "linear")),
+        ];
+        for (int i = front.Length - 1; i >= 0; i--) g.Node.Insert(0, front[i]);
+
+        // Features → logits = W·x + b → probabilities, predicted index.
+        g.Output.Clear();
+        g.Initializer.Add(OnnxBuild.Floats($"{P}w", [k, saved.Channels], weights.SelectMany(w => w).ToArray()));
+        g.Initializer.Add(OnnxBuild.Floats($"{P}b", [k], classifier.Biases));
+        g.Node.Add(OnnxBuild.Node("Gemm", [FeaturizerGraph.OutputName, $"{P}w", $"{P}b"], [$"{P}logits"], OnnxBuild.Attr("transB", 1)));
+        g.Node.Add(OnnxBuild.Node("Softmax", [$"{P}logits"], [ProbabilitiesName], OnnxBuild.Attr("axis", 1)));
+        g.Node.Add(OnnxBuild.Node("ArgMax", [$"{P}logits"], [PredictedName], OnnxBuild.Attr("axis", 1), OnnxBuild.Attr("keepdims", 0)));
+        g.Output.Add(OnnxBuild.Tensor(ProbabilitiesName, TensorProto.Types.DataType.Float, "N", k));
+        g.Output.Add(OnnxBuild.Tensor(PredictedName, TensorProto.Types.DataType.Int64, "N"));
+        g.Name = $"mlnetclassify_{saved.BackboneName}_classifier";
+
+        // Resize with a sizes input needs opset 11. Older exports (ResNet18's CNTK export is opset 8) carry
+        // BatchNormalization's 'spatial' attribute, which opset 9 removed; spatial = 1, the only value these graphs
+        // use, is what later opsets always do. Any other change surfaces when ONNX Runtime checks the file.
+        var standard = onnx.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx");
+        if (standard is null) onnx.OpsetImport.Add(standard = new OperatorSetIdProto { Domain = "", Version = 11 });
+        if (standard.Version < 11)
+        {
+            foreach (var node in g.Node.Where(n => n.OpType == "BatchNormalization"))
+            {
+                var spatial = node.Attribute.FirstOrDefault(a => a.Name == "spatial");
+                if (spatial is null) continue;
+                if (spatial.I != 1)
+                    throw new InvalidDataException($"{modelPath}: BatchNormalization node {node.Name} has spatial = {spatial.I}, which ONNX opset 11 cannot express: not exportable.");
+                node.Attribute.Remove(spatial);
+            }
+            standard.Version = 11;
+        }
+        onnx.IrVersion = Math.Max(onnx.IrVersion, 6);
+
+        onnx.MetadataProps.Clear();
+        onnx.MetadataProps.Add(new StringStringEntryProto { Key = "labels", Value = JsonSerializer.Serialize(classes.ToArray()) });
+        onnx.MetadataProps.Add(new StringStringEntryProto
+        {
+            Key = "input_contract",
+            Value = $"{InputName}: uint8 [N, H, W, 3], RGB, any H and W, upright (apply EXIF orientation first); resized bilinearly to {size}x{size} inside the graph. "
+                + $"Outputs: {ProbabilitiesName} float32 [N, {k}] in the order of 'labels'; {PredictedName} int64 [N].",
+        });
+        onnx.MetadataProps.Add(new StringStringEntryProto
+        {
+            Key = "provenance",
+            Value = JsonSerializer.Serialize(new Dictionary<string, string>
+            {
+                ["exported_from"] = Path.GetFileName(modelPath),
+                ["model_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(modelPath))),
+                ["backbone"] = saved.BackboneName,
+                ["input_size"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["library"] = $"MLNetClassify {typeof(OnnxExport).Assembly.GetName().Version}",
+                ["exported_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+            }),
+        });
+        onnx.ProducerName = "MLNetClassify";
+        var bytes = onnx.ToByteArray();
+        AtomicFile.Write(onnxPath, s => s.Write(bytes));
+        return new Result(Path.GetFullPath(onnxPath), bytes.Length, classes, size, standard.Version);
+    }
+
+    private static AttributeProto Text(string name, string value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+}
