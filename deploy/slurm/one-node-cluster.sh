@@ -69,6 +69,12 @@ CONF
 
 stop() {
   for daemon in slurmd slurmctld munged; do pkill -x "$daemon" 2>/dev/null || true; done
+  # Wait for them to exit, so that a start right after this one starts new daemons.
+  for _ in $(seq 1 50); do
+    pgrep -x 'slurmd|slurmctld|munged' >/dev/null || return 0
+    sleep 0.2
+  done
+  echo "warning: Slurm daemons still running 10 s after SIGTERM" >&2
 }
 
 case "${1:-}" in

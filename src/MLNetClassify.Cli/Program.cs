@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MLNetClassify.Cli.Commands;
 
+using var scratch = MLNetClassify.Cli.ScratchFolder.Enter();
 var root = new RootCommand("mlnet-classify: image classification by transfer learning on ML.NET (pretrained CNN features + softmax head).")
 {
     CommonOptions.Verbose,

@@ -69,6 +69,22 @@ internal static class TestPaths
     }
 }
 
+/// <summary>
+/// Temporary files of this test run go under its run folder (removed at exit): ML.NET writes a copy of every ONNX graph
+/// it loads or fits (30–60 MB) and deletes it only when the model is disposed, which tests that keep models do not do.
+/// The CLI processes the tests start inherit it.
+/// </summary>
+internal static class TemporaryFolder
+{
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void Redirect()
+    {
+        var folder = Path.Combine(TestPaths.RunRoot, "tmp");
+        Directory.CreateDirectory(folder);
+        Environment.SetEnvironmentVariable("TMPDIR", folder);
+    }
+}
+
 /// <summary>Small images made on the fly, so core tests need no data from outside the repository.</summary>
 internal static class TestImages
 {

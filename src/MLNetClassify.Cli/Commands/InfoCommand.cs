@@ -34,6 +34,8 @@ internal static class InfoCommand
     {
         var mlContext = new MLContext(1);
         var model = ModelFiles.Load(mlContext, modelPath); // stock Model.Load, no registration
+        // Disposing the loaded chain deletes the temporary copy of its ONNX graph that ML.NET writes (30+ MB a load).
+        using var release = model as IDisposable;
         var graph = ModelFiles.ReadFeaturizerGraph(modelPath);
         var record = ModelFiles.ReadTrainingRecord(modelPath);
         JsonElement? training = null;

@@ -132,6 +132,8 @@ internal static class TrainCommand
             AllowEmptyClasses = args.AllowEmptyClasses,
         };
         var trained = Output.WithProgress("featurizing", (images, epochs) => ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token));
+        // Disposing the loaded chain deletes the temporary copy of its ONNX graph that ML.NET writes (30+ MB a load).
+        using var release = trained.Model as IDisposable;
         var images = trained.Images!;
         Output.ReportSkipped(images.Skipped, "training");
         foreach (var warning in images.CacheWarnings) Output.Warn(warning);

@@ -8,7 +8,7 @@ namespace MLNetClassify.Persistence;
 /// A saved zip read as its two learned parts: the MLNetClassify featurizer graph and, directly on its features, the
 /// ML.NET softmax layer (weights W [classes × features], biases b). What class activation maps and the ONNX export start from.
 /// </summary>
-internal sealed record SavedClassifier(ITransformer Model, SavedFeaturizer Featurizer, float[][] Weights, float[] Biases, IReadOnlyList<string> Classes)
+internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Weights, float[] Biases, IReadOnlyList<string> Classes)
 {
     /// <summary>Reads <paramref name="modelPath"/>; <paramref name="purpose"/> ends the message when it is not such a zip.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
@@ -16,6 +16,8 @@ internal sealed record SavedClassifier(ITransformer Model, SavedFeaturizer Featu
     public static SavedClassifier Read(MLContext mlContext, string modelPath, string purpose)
     {
         var model = ModelFiles.Load(mlContext, modelPath);
+        // Only its numbers are kept: disposing the chain deletes the temporary copy of its ONNX graph ML.NET wrote.
+        using var release = model as IDisposable;
         var saved = ModelFiles.ReadFeaturizerGraph(modelPath)
             ?? throw new InvalidDataException($"{modelPath} holds no MLNetClassify featurizer graph (a pixel perceptron, or a model from elsewhere): {purpose}.");
         var head = DecodedImageScorer.Leaves(model).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>().LastOrDefault()
@@ -25,6 +27,6 @@ internal sealed record SavedClassifier(ITransformer Model, SavedFeaturizer Featu
         var weights = rows.Select(v => v.DenseValues().ToArray()).ToArray();
         if (weights.Any(w => w.Length != saved.Channels))
             throw new InvalidDataException($"{modelPath}: the head takes {weights[0].Length} inputs, the featurizer gives {saved.Channels} (other steps between them): {purpose}.");
-        return new SavedClassifier(model, saved, weights, head.Model.GetBiases().ToArray(), ModelInfo.Classes(mlContext, model));
+        return new SavedClassifier(saved, weights, head.Model.GetBiases().ToArray(), ModelInfo.Classes(mlContext, model));
     }
 }

@@ -100,8 +100,16 @@ public static partial class ClassifierWorkflow
     /// <exception cref="InvalidDataException">The file is not an ML.NET model zip.</exception>
     public static EvaluationSummary EvaluateSaved(MLContext mlContext, string modelPath, IReadOnlyList<LabeledImage> images,
         FeaturizerOptions? featurizerOptions = null, CancellationToken cancellationToken = default) =>
-        EvaluateSaved(mlContext, Persistence.ModelFiles.Load(mlContext ?? throw new ArgumentNullException(nameof(mlContext)), modelPath),
+        EvaluateSavedAndRelease(mlContext, Persistence.ModelFiles.Load(mlContext ?? throw new ArgumentNullException(nameof(mlContext)), modelPath),
             modelPath, images, featurizerOptions, cancellationToken);
+
+    /// <summary>Evaluates the model this call loaded, then disposes it (deleting the temporary copy of its ONNX graph that ML.NET writes).</summary>
+    private static EvaluationSummary EvaluateSavedAndRelease(MLContext mlContext, ITransformer model, string modelPath, IReadOnlyList<LabeledImage> images,
+        FeaturizerOptions? featurizerOptions, CancellationToken cancellationToken)
+    {
+        using var release = model as IDisposable;
+        return EvaluateSaved(mlContext, model, modelPath, images, featurizerOptions, cancellationToken);
+    }
 
     /// <summary><see cref="EvaluateSaved(MLContext, string, IReadOnlyList{LabeledImage}, FeaturizerOptions?, CancellationToken)"/> with the zip already loaded as <paramref name="model"/>.</summary>
     public static EvaluationSummary EvaluateSaved(MLContext mlContext, ITransformer model, string modelPath, IReadOnlyList<LabeledImage> images,

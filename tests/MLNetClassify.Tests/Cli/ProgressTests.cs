@@ -38,3 +38,40 @@ public class ProgressTests(LogoModelFixture fixture)
         Assert.Contains(": loss ", screen);           // the live epoch line (its last state: the refit's epochs)
     }
 }
+
+/// <summary>ML.NET's temporary ONNX copies (30–60 MB a model) do not outlive a CLI run, nor a killed one's next run.</summary>
+[Collection(LogoModelCollection.Name)]
+public class TemporaryFileTests(LogoModelFixture fixture)
+{
+    [Fact]
+    public void CliRuns_LeaveNothingInTheTemporaryFolder_AndAKilledRunsFolderGoesWithTheNextRun()
+    {
+        var temp = TestPaths.NewTempDirectory();
+        var dll = Path.Combine(AppContext.BaseDirectory, "mlnet-classify.dll");
+        var env = new Dictionary<string, string> { ["TMPDIR"] = temp, ["MLNETCLASSIFY_CACHE"] = CliRunner.TestCache };
+        var model = Path.Combine(TestPaths.NewTempDirectory(), "m.zip");
+        foreach (var args in new[]
+        {
+            new[] { "train", "--data", fixture.DataDirectory, "--model", model, "--epochs", "5" },
+            ["predict", "--model", model, fixture.Split.Test[0].ImagePath],
+            ["evaluate", "--model", model, "--data", fixture.DataDirectory],
+        })
+        {
+            var run = CliRunner.Process("dotnet", [dll, .. args], temp, env);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            Assert.Empty(Ours(temp));
+        }
+
+        // A run killed mid-way leaves its folder (and ML.NET's copy in it); the next run removes it.
+        var stale = Path.Combine(temp, "mlnet-classify.999999");
+        Directory.CreateDirectory(stale);
+        File.WriteAllBytes(Path.Combine(stale, "abcdefgh.ijk"), new byte[1000]);
+        var next = CliRunner.Process("dotnet", [dll, "info", "--model", model], temp, env);
+        Assert.True(next.ExitCode == 0, next.Stderr);
+        Assert.Empty(Ours(temp));
+    }
+
+    /// <summary>What is left in the folder, but the dotnet host's own dot-files (its .ses session marker).</summary>
+    private static IEnumerable<string> Ours(string folder) =>
+        Directory.GetFileSystemEntries(folder).Where(e => !Path.GetFileName(e).StartsWith('.'));
+}
