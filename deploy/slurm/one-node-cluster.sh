@@ -71,7 +71,9 @@ stop() {
   for daemon in slurmd slurmctld munged; do pkill -x "$daemon" 2>/dev/null || true; done
   # Wait for them to exit, so that a start right after this one starts new daemons.
   for _ in $(seq 1 50); do
-    pgrep -x 'slurmd|slurmctld|munged' >/dev/null || return 0
+    running=0
+    for daemon in slurmd slurmctld munged; do pgrep -x "$daemon" >/dev/null && running=1; done
+    [ "$running" = 0 ] && return 0
     sleep 0.2
   done
   echo "warning: Slurm daemons still running 10 s after SIGTERM" >&2
