@@ -33,20 +33,7 @@ internal static class EvaluateCommand
         double Accuracy, double MacroAccuracy, double LogLoss,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? TrainImages,
         int TestImages, int SkippedImages, int UnknownLabelImages, IReadOnlyList<string> Classes, double FeaturizeImagesPerS, bool Batched,
-        int CacheHits, string Device, double Seconds)
-    {
-        /// <summary>With --report: precision, recall, F1 and support per class.</summary>
-        public IReadOnlyList<Reports.PerClass>? PerClass { get; init; }
-
-        /// <summary>With --report: the confusion matrix and its label order.</summary>
-        public Reports.Confusion? Confusion { get; init; }
-
-        /// <summary>With --report: the images with the highest loss, highest first.</summary>
-        public IReadOnlyList<Reports.TopLoss>? TopLosses { get; init; }
-
-        /// <summary>With --report: the path of index.html.</summary>
-        public string? Report { get; init; }
-    }
+        int CacheHits, string Device, double Seconds) : Reports.ReportKeys;
 
     public static Command Create()
     {

@@ -137,7 +137,7 @@ internal static class PredictCommand
             return 0;
         }
 
-        var header = new PredictionFiles.Header(args.Shard.ToString(), list.Count, files.Count, PredictionFiles.ListHash(list), PredictionFiles.FileHash(args.Model));
+        var header = new PredictionFiles.Header(args.Shard.ToString(), list.Count, files.Count, PredictionFiles.ListHash(list), ContentHash.Of(args.Model));
         PredictionFiles.WriteLines(args.Out, Score().Select(line => JsonSerializer.Serialize(line, CliJson.Default.PredictLine))
             .Prepend(JsonSerializer.Serialize(header, CliJson.Default.ShardHeader)));
         var summary = new Summary(args.Shard.ToString(), files.Count, predicted, files.Count - predicted,

@@ -24,13 +24,6 @@ internal static class PredictionFiles
     public static string ListHash(IEnumerable<string> paths) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', paths))));
 
-    /// <summary>The hash of a file's bytes.</summary>
-    public static string FileHash(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
-
     /// <summary>
     /// Reads shard results files and returns their prediction lines in the order of the list they share, or the
     /// problems that keep them from making one whole (each naming its file or shard); never a partial merge.
@@ -108,7 +101,7 @@ internal static class PredictionFiles
             problems.Add($"{file}: not a results file of predict --out (its first line is not the shard header).");
             return null;
         }
-        int expected = Enumerable.Range(0, header.ListImages).Count(k => k % shard.Count == shard.Index);
+        int expected = header.ListImages <= shard.Index ? 0 : (header.ListImages - shard.Index + shard.Count - 1) / shard.Count; // k ≡ Index (mod Count)
         if (header.Images != expected)
         {
             problems.Add($"{file}: its header says shard {shard} has {header.Images} images; a list of {header.ListImages} gives it {expected} (damaged).");

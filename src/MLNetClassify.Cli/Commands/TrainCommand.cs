@@ -40,20 +40,7 @@ internal static class TrainCommand
     internal sealed record Summary(
         double? Accuracy, double? MacroAccuracy, double? LogLoss, int TrainImages, int TestImages, int SkippedImages, IReadOnlyList<string> Classes,
         double FeaturizeImagesPerS, int CacheHits, string Device, int InputSize, string Backbone, string Weights, string Precision, int BestEpoch,
-        double Seconds, string Model)
-    {
-        /// <summary>With --report: precision, recall, F1 and support per class.</summary>
-        public IReadOnlyList<Reports.PerClass>? PerClass { get; init; }
-
-        /// <summary>With --report: the confusion matrix and its label order.</summary>
-        public Reports.Confusion? Confusion { get; init; }
-
-        /// <summary>With --report: the images with the highest loss, highest first.</summary>
-        public IReadOnlyList<Reports.TopLoss>? TopLosses { get; init; }
-
-        /// <summary>With --report: the path of index.html.</summary>
-        public string? Report { get; init; }
-    }
+        double Seconds, string Model) : Reports.ReportKeys;
 
     public static Command Create()
     {

@@ -20,6 +20,22 @@ internal sealed record TopLoss(string Path, string Label, string Predicted, doub
 /// <summary>How often images of one class were taken for another.</summary>
 internal sealed record ConfusedPair(string Label, string Predicted, int Count);
 
+/// <summary>The keys <c>train --report</c> and <c>evaluate --report</c> add to their <c>--json</c> line (absent without --report).</summary>
+internal abstract record ReportKeys
+{
+    /// <summary>Precision, recall, F1 and support per class.</summary>
+    public IReadOnlyList<PerClass>? PerClass { get; init; }
+
+    /// <summary>The confusion matrix and its label order.</summary>
+    public Confusion? Confusion { get; init; }
+
+    /// <summary>The images with the highest loss, highest first.</summary>
+    public IReadOnlyList<TopLoss>? TopLosses { get; init; }
+
+    /// <summary>The path of index.html.</summary>
+    public string? Report { get; init; }
+}
+
 /// <summary>What a report shows, also written to <c>--json</c>.</summary>
 internal sealed record ReportFigures(
     IReadOnlyList<PerClass> PerClass, Confusion Confusion, IReadOnlyList<TopLoss> TopLosses, IReadOnlyList<ConfusedPair> MostConfused, string Report);

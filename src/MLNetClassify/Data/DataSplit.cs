@@ -100,18 +100,16 @@ public sealed record DataSplit(IReadOnlyList<LabeledImage> Train, IReadOnlyList<
         }
         static string? Hash(string path)
         {
-            try
-            {
-                using var stream = File.OpenRead(path);
-                return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
-            }
+            try { return ContentHash.Of(path); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
         }
-        var trainByLength = train.Where(t => File.Exists(t.Image.ImagePath)).ToLookup(t => Length(t.Image.ImagePath));
-        var candidates = test.Where(t => File.Exists(t.Image.ImagePath) && trainByLength.Contains(Length(t.Image.ImagePath))).ToList();
+        // Missing files have length -1 and match nothing: the featurizer reports them.
+        var trainByLength = train.ToLookup(t => Length(t.Image.ImagePath));
+        var candidates = test.Select(t => (t.Image, t.Line, Length: Length(t.Image.ImagePath)))
+            .Where(t => t.Length >= 0 && trainByLength.Contains(t.Length)).ToList();
         if (candidates.Count == 0) yield break;
         var trainHashes = new Dictionary<string, (LabeledImage Image, int Line)>(StringComparer.Ordinal);
-        foreach (var t in candidates.Select(c => Length(c.Image.ImagePath)).Distinct().SelectMany(length => trainByLength[length]))
+        foreach (var t in candidates.Select(c => c.Length).Distinct().SelectMany(length => trainByLength[length]))
             if (Hash(t.Image.ImagePath) is { } h) trainHashes.TryAdd(h, t);
         int reported = 0, more = 0;
         foreach (var t in candidates)

@@ -52,11 +52,7 @@ internal sealed class FeatureCache
 
     /// <summary>Hex SHA-256 of the file's bytes.</summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static string ContentKey(string imagePath)
-    {
-        using var stream = new FileStream(imagePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    public static string ContentKey(string imagePath) => ContentHash.Of(imagePath);
 
     /// <summary>Reads the entry for <paramref name="contentKey"/>; false when absent, or when damaged (then <paramref name="problem"/> says how).</summary>
     public bool TryRead(string contentKey, Span<float> destination, out string? problem)

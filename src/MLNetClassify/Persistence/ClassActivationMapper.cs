@@ -141,14 +141,13 @@ internal sealed class ClassActivationMapper : IDisposable
         var logits = Logits(featureMap);
         int predicted = Array.IndexOf(logits, logits.Max());
         int target = asked >= 0 ? asked : predicted;
-        double max = logits.Max(), total = logits.Sum(z => Math.Exp(z - max));
         var values = new float[positions];
         for (int c = 0; c < Channels; c++)
         {
             float weight = _weights[target][c];
             for (int p = 0; p < positions; p++) values[p] += weight * featureMap[c * positions + p];
         }
-        return new ClassActivationMap(source, Classes[target], Classes[predicted], (float)(Math.Exp(logits[target] - max) / total), Height, Width, values,
+        return new ClassActivationMap(source, Classes[target], Classes[predicted], Softmax(logits)[target], Height, Width, values,
             (float)logits[target], _biases[target]);
     }
 

@@ -55,7 +55,7 @@ public sealed class ImageClassifierPool : IDisposable
     public ImagePrediction Predict(string imagePath)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagePath);
-        return Run(scorer => scorer.Score(imagePath), imagePath);
+        return Run(scorer => scorer.Score(imagePath), problem => $"{imagePath}: {problem}");
     }
 
     /// <summary>Scores an encoded image read from <paramref name="image"/> (an upload's stream; bytes: a MemoryStream).</summary>
@@ -64,7 +64,7 @@ public sealed class ImageClassifierPool : IDisposable
     public ImagePrediction Predict(Stream image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return Run(scorer => scorer.Score(image), "The uploaded image");
+        return Run(scorer => scorer.Score(image), problem => $"The uploaded image cannot be used: {problem}");
     }
 
     /// <summary>
@@ -102,7 +102,7 @@ public sealed class ImageClassifierPool : IDisposable
         old?.Leave();
     }
 
-    private ImagePrediction Run(Func<DecodedImageScorer, (float[]? Score, string? Problem)> score, string what)
+    private ImagePrediction Run(Func<DecodedImageScorer, (float[]? Score, string? Problem)> score, Func<string, string> refusal)
     {
         _slots.Wait();
         try
@@ -115,7 +115,7 @@ public sealed class ImageClassifierPool : IDisposable
                 try { result = score(scorer); }
                 finally { generation.Engines.Return(scorer); }
                 if (result.Score is null)
-                    throw new InvalidDataException(what.StartsWith("The ", StringComparison.Ordinal) ? $"{what} cannot be used: {result.Problem}" : $"{what}: {result.Problem}");
+                    throw new InvalidDataException(refusal(result.Problem!));
                 int best = Array.IndexOf(result.Score, result.Score.Max());
                 return new ImagePrediction(generation.Classes[best], result.Score[best], result.Score, generation.Classes);
             }

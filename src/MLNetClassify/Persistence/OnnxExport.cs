@@ -65,7 +65,7 @@ internal static class OnnxExport
         g.Output.Add(OnnxBuild.Tensor(PredictedName, TensorProto.Types.DataType.Int64, "N"));
         g.Name = $"mlnetclassify_{saved.BackboneName}_classifier";
 
-        // Resize with a sizes input needs opset 11. Older exports (ResNet18's CNTK export is opset 8) carry
+        // Resize with a sizes input needs opset 11. Exports older than opset 9 (the embedded ResNet18's) carry
         // BatchNormalization's 'spatial' attribute, which opset 9 removed; spatial = 1, the only value these graphs
         // use, is what later opsets always do. Any other change surfaces when ONNX Runtime checks the file.
         var standard = onnx.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx");
@@ -98,7 +98,7 @@ internal static class OnnxExport
             Value = JsonSerializer.Serialize(new Dictionary<string, string>
             {
                 ["exported_from"] = Path.GetFileName(modelPath),
-                ["model_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(modelPath))),
+                ["model_sha256"] = ContentHash.Of(modelPath),
                 ["backbone"] = saved.BackboneName,
                 ["input_size"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["library"] = $"MLNetClassify {typeof(OnnxExport).Assembly.GetName().Version}",
