@@ -65,6 +65,13 @@ internal static class CommonOptions
         DefaultValueFactory = _ => BackboneCatalog.ResNet18.Weights,
     };
 
+    public static Option<int> Tta() => new Option<int>("--tta")
+    {
+        Description = "Test-time augmentation: average each image's class probabilities over K views (1: none, the default; 2: and its mirror image; "
+            + "K > 2: and K − 2 random resized crops). Each view costs one more backbone pass; docs/accuracy.md has what it gained.",
+        DefaultValueFactory = _ => 1,
+    }.AtLeast(1).AtMost(16);
+
     public static Option<int?> InputSize(string description) => new Option<int?>("--input-size") { Description = description }.AtLeast(8);
 
     public static Option<string?> Cache() => new("--cache")
@@ -82,6 +89,18 @@ internal static class CommonOptions
             var value = result.GetValueOrDefault<T>();
             if (value is int v && v < minimum)
                 result.AddError($"{option.Name} must be at least {minimum}; got {v}.");
+        });
+        return option;
+    }
+
+    /// <summary>Adds a validator: the value must be at most <paramref name="maximum"/>.</summary>
+    public static Option<int> AtMost(this Option<int> option, int maximum)
+    {
+        option.Validators.Add(result =>
+        {
+            int v = result.GetValueOrDefault<int>();
+            if (v > maximum)
+                result.AddError($"{option.Name} must be at most {maximum}; got {v}.");
         });
         return option;
     }

@@ -25,6 +25,7 @@ internal static class EvaluateCommand
         public bool RowByRow { get; init; }
         public bool AllowOutsidePaths { get; init; }
         public string? Report { get; init; }
+        public int Tta { get; init; } = 1;
     }
 
     /// <summary>The JSON line of <c>evaluate --json</c>.</summary>
@@ -51,11 +52,12 @@ internal static class EvaluateCommand
         {
             Description = "Score through the loaded model's own PredictionEngine path, one image at a time, as an application does (no cache).",
         };
+        var tta = CommonOptions.Tta();
         var command = new Command("evaluate",
             "Evaluate a saved model on labelled images: the split's test rows, or every image when no split is given. Images go through "
             + "the model's own featurizer graph in batches and the feature cache (what train featurized is not run again).")
         {
-            model, data, split, device, requireDevice, cache, noCache, rowByRow, allowOutside, report, json,
+            model, data, split, device, requireDevice, cache, noCache, rowByRow, tta, allowOutside, report, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -69,6 +71,7 @@ internal static class EvaluateCommand
             RowByRow = result.GetValue(rowByRow),
             AllowOutsidePaths = result.GetValue(allowOutside),
             Report = result.GetValue(report),
+            Tta = result.GetValue(tta),
         }, token));
         return command;
     }
@@ -86,10 +89,14 @@ internal static class EvaluateCommand
         using var release = model as IDisposable;
         var images = splitFile is null ? CommonOptions.ImagesOf(dataDirectory) : CommonOptions.ReadSplit(splitFile, dataDirectory, args.AllowOutsidePaths).Test;
         Output.Step($"evaluating {images.Count} images with {modelPath}");
+        if (rowByRow && args.Tta > 1)
+            throw new ArgumentException("--tta averages views through the batched path; it cannot be combined with --row-by-row.");
         var summary = rowByRow
             ? ClassifierWorkflow.Evaluate(mlContext, model, images, token)
-            : ClassifierWorkflow.EvaluateSaved(mlContext, model, modelPath, images,
-                new Featurization.FeaturizerOptions { Device = actual, RequireDevice = requireDevice, CacheDirectory = cache }, token);
+            : ClassifierWorkflow.EvaluateSavedWithViews(mlContext, model, modelPath, images,
+                new Featurization.FeaturizerOptions { Device = actual, RequireDevice = requireDevice, CacheDirectory = cache }, args.Tta, 1, token);
+        if (args.Tta > 1)
+            Output.Step($"test-time augmentation: probabilities averaged over {args.Tta} views of each image");
         if (summary.Batched && cache is not null)
             Output.Step($"cache: {summary.CacheHits} of {summary.Images + summary.Skipped.Count} images read from {cache}");
         else if (!summary.Batched && !rowByRow)

@@ -12,7 +12,17 @@ internal static class InfoCommand
     internal sealed record TrainingRecord(
         string Library, string SavedUtc, string Data, string? Split, int Seed, int? Epochs, string Backbone, int InputSize, string Weights, string Precision,
         IReadOnlyList<string> Classes, IReadOnlyDictionary<string, int> TrainImagesPerClass, int TrainImages, int TestImages, double? Accuracy,
-        double? MacroAccuracy, double? LogLoss, int BestEpoch);
+        double? MacroAccuracy, double? LogLoss, int BestEpoch)
+    {
+        /// <summary>"average" or "rich" (<see cref="Backbones.FeaturePooling"/>); absent in records written before it existed.</summary>
+        public string? Features { get; init; }
+
+        /// <summary>Augmented views per training image; absent in older records.</summary>
+        public int? AugmentedViews { get; init; }
+
+        /// <summary>Label smoothing of the head; absent in older records.</summary>
+        public float? LabelSmoothing { get; init; }
+    }
 
     /// <summary>The JSON line of <c>info --json</c>.</summary>
     /// <param name="StockLoad">Whether stock <c>mlContext.Model.Load</c> read the zip (always, when the command succeeds).</param>

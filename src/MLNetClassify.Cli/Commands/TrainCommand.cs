@@ -34,6 +34,10 @@ internal static class TrainCommand
         public bool AllowEmptyClasses { get; init; }
         public bool AllowOutsidePaths { get; init; }
         public string? Report { get; init; }
+        public FeaturePooling Features { get; init; }
+        public int Augment { get; init; } = ImageClassifierOptions.DefaultAugmentedViews;
+        public int Tta { get; init; } = 1;
+        public float LabelSmoothing { get; init; }
     }
 
     /// <summary>The JSON line of <c>train --json</c>.</summary>
@@ -65,12 +69,30 @@ internal static class TrainCommand
         };
         var allowOutside = CommonOptions.AllowOutsidePaths();
         var report = CommonOptions.Report();
+        var features = new Option<FeaturePooling>("--features")
+        {
+            Description = "Average: the global average of the backbone's last feature map (the default). Rich: also its global maximum and the average of "
+                + "the mid-level map, from the same pass (ResNet18: 1,280 values instead of 512); docs/accuracy.md has what each gained.",
+            DefaultValueFactory = _ => FeaturePooling.Average,
+        };
+        var augment = new Option<int>("--augment")
+        {
+            Description = $"Augmented views per training image besides the image: 0 none, 1 its mirror image, K > 1 the mirror and K − 1 random resized crops "
+                + $"(each one more backbone pass over the training images, cached; scoring unchanged). Default {ImageClassifierOptions.DefaultAugmentedViews}, chosen on validation folds of the training rows.",
+            DefaultValueFactory = _ => ImageClassifierOptions.DefaultAugmentedViews,
+        }.AtLeast(0).AtMost(16);
+        var tta = CommonOptions.Tta();
+        var labelSmoothing = new Option<float>("--label-smoothing")
+        {
+            Description = "Train the head towards 1 − ε on the true class and ε spread over all classes (default 0: it lost on validation folds, docs/accuracy.md).",
+        };
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, weights, precision, cache, noCache, device, requireDevice, allowEmpty, allowOutside, report, json,
+            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, features, augment, tta, labelSmoothing, weights, precision, cache, noCache,
+            device, requireDevice, allowEmpty, allowOutside, report, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -92,6 +114,10 @@ internal static class TrainCommand
             Backbone = result.GetValue(backbone)!,
             FeatureNode = result.GetValue(featureNode),
             Precision = result.GetValue(precision),
+            Features = result.GetValue(features),
+            Augment = result.GetValue(augment),
+            Tta = result.GetValue(tta),
+            LabelSmoothing = result.GetValue(labelSmoothing),
         }, token));
         return command;
     }
@@ -106,10 +132,10 @@ internal static class TrainCommand
         var device = CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
         var split = CommonOptions.LoadSplit(args.Data, args.Split, args.TestFraction, (ulong)args.Seed, args.AllowOutsidePaths);
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
-        var head = new SoftmaxHeadOptions { Seed = args.Seed };
+        var head = new SoftmaxHeadOptions { Seed = args.Seed, LabelSmoothing = args.LabelSmoothing };
         if (args.Epochs is { } n) head = head with { Epochs = n };
-        var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision };
-        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {backbone.Channels} features from {backbone.FeatureMapNode ?? backbone.FeatureNode}"
+        var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features };
+        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {(args.Features == FeaturePooling.Rich ? "rich pooling of" : $"{backbone.Channels} features from")} {backbone.FeatureMapNode ?? backbone.FeatureNode}"
             + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
         var options = new ImageClassifierOptions
         {
@@ -117,6 +143,9 @@ internal static class TrainCommand
             Head = head,
             Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
             AllowEmptyClasses = args.AllowEmptyClasses,
+            AugmentedViews = args.Augment,
+            AugmentationSeed = args.Seed,
+            TestTimeViews = args.Tta,
         };
         var trained = Output.WithProgress("featurizing", (images, epochs) => ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token));
         // Disposing the loaded chain deletes the temporary copy of its ONNX graph that ML.NET writes (30+ MB a load).
@@ -134,7 +163,12 @@ internal static class TrainCommand
             Path.GetFullPath(args.Data), args.Split is null ? null : Path.GetFullPath(args.Split), args.Seed, args.Epochs, backbone.Name, backbone.InputSize,
             args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant(), trained.Classes,
             split.Train.GroupBy(i => i.Label).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
-            images.Features.Rows, trained.Test?.Images ?? 0, trained.Test?.Accuracy, trained.Test?.MacroAccuracy, trained.Test?.LogLoss, trained.BestEpoch);
+            images.Features.Rows, trained.Test?.Images ?? 0, trained.Test?.Accuracy, trained.Test?.MacroAccuracy, trained.Test?.LogLoss, trained.BestEpoch)
+        {
+            Features = args.Features.ToString().ToLowerInvariant(),
+            AugmentedViews = args.Augment,
+            LabelSmoothing = args.LabelSmoothing,
+        };
         ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord));
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
         var test = trained.Test;

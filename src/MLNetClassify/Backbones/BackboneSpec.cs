@@ -116,6 +116,12 @@ public sealed record BackboneSpec
     public required int Channels { get; init; }
 
     /// <summary>
+    /// What the features are: the global average of the last feature map (<see cref="FeaturePooling.Average"/>, the
+    /// default: <see cref="Channels"/> values), or <see cref="FeaturePooling.Rich"/> (more values, same backbone pass).
+    /// </summary>
+    public FeaturePooling Pooling { get; init; } = FeaturePooling.Average;
+
+    /// <summary>
     /// How the featurizer graph stores the backbone's large weight tensors. <see cref="WeightStorage.Float16"/> halves
     /// the graph (and so the saved model zip); ONNX Runtime casts the weights back to float32 once, when the session
     /// is created, so arithmetic stays float32.
@@ -169,6 +175,20 @@ public sealed record BackboneSpec
             yield return Path.Combine(packages, "microsoft.ml.dnnimagefeaturizer.resnet18", "0.23.1", "tools", file);
         }
     }
+}
+
+/// <summary>How a featurizer graph pools the backbone's feature maps into one feature vector per image.</summary>
+public enum FeaturePooling
+{
+    /// <summary>Global average of the last feature map (the backbone's own pooling): C values.</summary>
+    Average,
+
+    /// <summary>
+    /// Global average and global maximum of the last feature map, then the global average of the mid-level map (the last
+    /// one at twice the last map's side: ResNet's third stage), concatenated — fastai's concat pooling plus mid-level
+    /// features, from the same single pass (ResNet18: 512 + 512 + 256 = 1,280 values).
+    /// </summary>
+    Rich,
 }
 
 /// <summary>The arithmetic a featurizer graph runs in.</summary>

@@ -136,7 +136,74 @@ internal static class FeaturizerGraph
         get { lock (CacheLock) return Cache.Count; }
     }
 
-    private enum Output { Pooled, FeatureMap, ProbeMap }
+    private enum Output { Pooled, FeatureMap, ProbeMap, Pieces }
+
+    /// <summary>Outputs of <see cref="BuildPieces"/>: average and maximum over the last map, then over the mid-level one.</summary>
+    internal static readonly string[] PieceNames = ["AvgLast", "MaxLast", "AvgMid", "MaxMid"];
+
+    /// <summary>
+    /// A graph with four N×C outputs (<see cref="PieceNames"/>): global average and global maximum pooling of the last
+    /// feature map, and of the mid-level map (<see cref="FindMidMap"/>), for measuring which combination transfers best.
+    /// </summary>
+    internal static byte[] BuildPieces(BackboneSpec spec) => BuildCore(spec, Output.Pieces, null);
+
+    /// <summary>Which of <see cref="PieceNames"/> <see cref="FeaturePooling.Rich"/> concatenates, in order.</summary>
+    internal static readonly int[] RichPieces = [0, 1, 2];
+
+    /// <summary>Adds global pools of the last map (pieces 0, 1) and the mid-level map (2, 3) as graph outputs named <paramref name="names"/>; returns their total width.</summary>
+    private static int AddPooledPieces(GraphProto graph, ModelProto backbone, BackboneSpec spec, string cut, string[] names, int[] pieces)
+    {
+        (string Node, int Channels)? mid = null;
+        if (pieces.Any(p => p >= 2))
+        {
+            mid = FindMidMap(backbone, spec, (spec.FeatureMapNode ?? spec.FeatureNode)!)
+                ?? throw new ArgumentException($"Backbone '{spec.Name}' has no mid-level map at twice the last map's side.", nameof(spec));
+            if (spec.FeatureMapLayout == TensorLayout.Nhwc)
+            {
+                graph.Node.Add(OnnxBuild.Node("Transpose", [mid.Value.Node], [$"{Prefix}mid_nchw"], OnnxBuild.Ints("perm", 0, 3, 1, 2)));
+                mid = ($"{Prefix}mid_nchw", mid.Value.Channels);
+            }
+        }
+        int total = 0;
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            int piece = pieces[i];
+            string op = piece % 2 == 0 ? "GlobalAveragePool" : "GlobalMaxPool";
+            var (source, channels) = piece < 2 ? (cut, spec.Channels) : mid!.Value;
+            graph.Node.Add(OnnxBuild.Node(op, [source], [$"{names[i]}_pooled"]));
+            graph.Node.Add(OnnxBuild.Node("Flatten", [$"{names[i]}_pooled"], [names[i]], OnnxBuild.Attr("axis", 1)));
+            graph.Output.Add(OnnxBuild.Tensor(names[i], TensorProto.Types.DataType.Float, "N", channels));
+            total += channels;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// The mid-level feature map: the last Relu/Clip/Add output before <paramref name="cut"/> whose side is twice the
+    /// last map's (ResNet's stage 3, 256×14×14 at 224 for ResNet18), with its channel count; null when there is none.
+    /// </summary>
+    internal static (string Node, int Channels)? FindMidMap(ModelProto backbone, BackboneSpec spec, string cut)
+    {
+        var view = new GraphView(backbone.Graph);
+        var upstream = view.Upstream(cut).ToHashSet();
+        var candidates = backbone.Graph.Node.Where(n => upstream.Contains(n) && n.OpType is "Relu" or "Clip" or "Add" && n.Output[0] != cut)
+            .Select(n => n.Output[0]).ToList();
+        if (candidates.Count == 0)
+            return null;
+        // Probed at the size the file declares where it pins one (the side ratio does not depend on the size).
+        int size = NativeSize(backbone.Graph, spec) is int native && native > 0 ? native : spec.InputSize;
+        var shapes = Backbone.Probe(backbone, spec.InputNode!, spec.Layout, size, [.. candidates, cut]);
+        bool nhwc = spec.FeatureMapLayout == TensorLayout.Nhwc;
+        long Side(long[] s) => s.Length == 4 ? s[nhwc ? 1 : 2] : 0;
+        long last = Side(shapes[cut]);
+        for (int i = candidates.Count - 1; i >= 0; i--)
+        {
+            var s = shapes[candidates[i]];
+            if (last > 0 && Side(s) == 2 * last)
+                return (candidates[i], (int)s[nhwc ? 3 : 1]);
+        }
+        return null;
+    }
 
     private static byte[] BuildCore(BackboneSpec spec, Output output, int[]? mapShape)
     {
@@ -185,6 +252,18 @@ internal static class FeaturizerGraph
         }
         switch (output)
         {
+            case Output.Pieces:
+                AddPooledPieces(graph, backbone, spec, cut, PieceNames, [0, 1, 2, 3]);
+                break;
+            case Output.Pooled when spec.Pooling == FeaturePooling.Rich:
+                if (spec.FeatureMapNode is null)
+                    throw new ArgumentException($"Backbone '{spec.Name}' names no feature map, so its features cannot be pooled richly.", nameof(spec));
+                int total = AddPooledPieces(graph, backbone, spec, cut, RichPieces.Select(i => $"{Prefix}rich_{PieceNames[i]}").ToArray(), RichPieces);
+                graph.Node.Add(OnnxBuild.Node("Concat", RichPieces.Select(i => $"{Prefix}rich_{PieceNames[i]}").ToArray(), [OutputName], OnnxBuild.Attr("axis", 1)));
+                foreach (var name in RichPieces.Select(i => $"{Prefix}rich_{PieceNames[i]}").ToList())
+                    graph.Output.Remove(graph.Output.First(o => o.Name == name));
+                graph.Output.Add(OnnxBuild.Tensor(OutputName, TensorProto.Types.DataType.Float, "N", total));
+                break;
             case Output.Pooled when spec.FeatureMapNode is not null:
                 graph.Node.Add(OnnxBuild.Node("GlobalAveragePool", [cut], [$"{Prefix}gap"]));
                 graph.Node.Add(OnnxBuild.Node("Flatten", [$"{Prefix}gap"], [OutputName], OnnxBuild.Attr("axis", 1)));

@@ -25,8 +25,8 @@ internal sealed class FeatureCache
 
     /// <summary>Opens (creating when needed) the cache for <paramref name="backbone"/> under <paramref name="directory"/>.</summary>
     /// <exception cref="IOException">The folder cannot be created.</exception>
-    public FeatureCache(string directory, BackboneSpec backbone)
-        : this(directory, GraphKey(backbone ?? throw new ArgumentNullException(nameof(backbone))), backbone.Channels)
+    public FeatureCache(string directory, BackboneSpec backbone, int dimensions)
+        : this(directory, GraphKey(backbone ?? throw new ArgumentNullException(nameof(backbone))), dimensions)
     {
     }
 

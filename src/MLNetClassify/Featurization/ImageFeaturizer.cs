@@ -75,7 +75,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="InvalidOperationException">The device was required and cannot be used.</exception>
     public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
         : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options,
-            folder => new FeatureCache(folder, backbone)) // the spec's cache key is memoized: no re-hashing of the graph
+            (folder, d) => new FeatureCache(folder, backbone, d)) // the spec's cache key is memoized: no re-hashing of the graph
     {
     }
 
@@ -84,11 +84,11 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <paramref name="backbone"/> supplies its name, input size and feature count.
     /// </summary>
     internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
-        : this(mlContext, backbone, graph, options, folder => new FeatureCache(folder, backbone.Name, graph, backbone.Channels))
+        : this(mlContext, backbone, graph, options, (folder, d) => new FeatureCache(folder, backbone.Name, graph, d))
     {
     }
 
-    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, FeatureCache> openCache)
+    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, int, FeatureCache> openCache)
     {
         _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
         _backbone = backbone;
@@ -101,8 +101,17 @@ public sealed partial class ImageFeaturizer : IDisposable
         Device = actual;
         FallbackReason = reason;
         _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
-        _cache = _options.CacheDirectory is { } folder ? openCache(folder) : null;
+        // The graph declares its N×D output: D is the backbone's channels, or more for rich pooling.
+        var declared = _session.OutputMetadata[FeaturizerGraph.OutputName].Dimensions;
+        Dimensions = declared.Length == 2 && declared[1] > 0 ? declared[1] : backbone.Channels;
+        _openCache = openCache;
+        _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions) : null;
     }
+
+    private readonly Func<string, int, FeatureCache> _openCache;
+
+    /// <summary>Values per image.</summary>
+    public int Dimensions { get; }
 
     /// <summary>The device the backbone actually runs on.</summary>
     public ExecutionDevice Device { get; }
@@ -144,10 +153,54 @@ public sealed partial class ImageFeaturizer : IDisposable
         return _cache is null ? FeaturizeAll(images, progress, cancellationToken) : FeaturizeThroughCache(_cache, images, progress, cancellationToken);
     }
 
+    /// <summary>
+    /// Features of augmented view <paramref name="view"/> of each image (0: as it is; 1: mirrored; 2 and up: a random
+    /// resized crop with flip and colour jitter drawn from <paramref name="seed"/>, the view and the image's content, so
+    /// the same file gets the same crop in any list). Cached like plain features, under a folder of their own.
+    /// </summary>
+    internal FeaturizationResult FeaturizeView(IReadOnlyList<ImageSource> images, int view, int seed,
+        IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentOutOfRangeException.ThrowIfNegative(view);
+        if (view == 0)
+            return Featurize(images, progress, cancellationToken);
+        _view = (view, seed);
+        try
+        {
+            var cache = _options.CacheDirectory is { } folder ? _openCache(Path.Combine(folder, ViewFolder(view, seed)), Dimensions) : null;
+            return cache is null ? FeaturizeAll(images, progress, cancellationToken) : FeaturizeThroughCache(cache, images, progress, cancellationToken);
+        }
+        finally
+        {
+            _view = (0, 0);
+        }
+    }
+
+    /// <summary>The cache sub-folder of a view: its kind and, for random crops, the seed and the crop parameters' limits.</summary>
+    internal static string ViewFolder(int view, int seed) => view == 1
+        ? "view-flip"
+        : FormattableString.Invariant($"view-{view}-seed{seed}-area{PlaneView.MinArea:0.00}-jitter{PlaneView.Jitter:0.00}");
+
+    private (int Index, int Seed) _view;
+
+    /// <summary>The view to apply to image <paramref name="index"/> of the current call; identity when none.</summary>
+    private PlaneView ViewOf(ImageSource image, int index)
+    {
+        var (view, seed) = _view;
+        if (view == 0) return PlaneView.Identity;
+        if (view == 1) return PlaneView.Flipped;
+        ulong key = image.Path is { } path && File.Exists(path)
+            ? Convert.ToUInt64(ContentHash.Of(path)[..16], 16)
+            : (ulong)index;
+        return PlaneView.Random(seed, key, view);
+    }
+
     private FeaturizationResult FeaturizeAll(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        int d = _backbone.Channels;
+        int d = Dimensions;
         var features = new float[images.Count * d];
         var ok = new bool[images.Count];
         var skipped = new List<SkippedImage>();
@@ -200,9 +253,18 @@ public sealed partial class ImageFeaturizer : IDisposable
                 var batch = new Batch(start, count, buffer ?? new float[_batchSize * _pixelsPerImage]);
                 Parallel.For(0, count, parallel, slot =>
                 {
-                    var error = readers.TryRead(images[start + slot], batch.Buffer.AsSpan(slot * _pixelsPerImage, _pixelsPerImage));
+                    var pixels = batch.Buffer.AsSpan(slot * _pixelsPerImage, _pixelsPerImage);
+                    var error = readers.TryRead(images[start + slot], pixels);
                     if (error is null)
+                    {
+                        var view = ViewOf(images[start + slot], start + slot);
+                        if (view != PlaneView.Identity)
+                        {
+                            var original = pixels.ToArray();
+                            view.Apply(original, pixels, _backbone.ResizeSize);
+                        }
                         batch.Ok[slot] = true;
+                    }
                     else
                         lock (batch.Skipped) batch.Skipped.Add(new SkippedImage(start + slot, images[start + slot].Name, error));
                 });

@@ -27,4 +27,17 @@ public sealed record SoftmaxHeadOptions : GradientTrainingOptions
     /// default: on ResNet18 features it amplified near-constant channels and cost accuracy.
     /// </summary>
     public bool Standardize { get; init; }
+
+    /// <summary>
+    /// Label smoothing ε: the head is trained towards (1 − ε) on the true class and ε/K spread over all K classes,
+    /// which keeps it from growing over-confident on small data. 0 (none) by default.
+    /// </summary>
+    public float LabelSmoothing { get; init; }
+
+    internal override void Validate()
+    {
+        base.Validate();
+        if (LabelSmoothing is < 0 or >= 1 || float.IsNaN(LabelSmoothing))
+            throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+    }
 }

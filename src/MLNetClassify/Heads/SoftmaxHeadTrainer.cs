@@ -31,15 +31,33 @@ internal sealed class SoftmaxHeadTrainer
     /// <exception cref="ArgumentException">Sizes disagree, a label is out of range, or a feature is not finite.</exception>
     /// <exception cref="OperationCanceledException">Cancelled through <paramref name="cancellationToken"/>.</exception>
     /// <remarks><paramref name="progress"/> receives one report per epoch; <paramref name="cancellationToken"/> stops training.</remarks>
+    /// <param name="features">One row per image and view.</param>
+    /// <param name="labels">Class index of each row.</param>
+    /// <param name="classes">Number of classes.</param>
+    /// <param name="progress">Receives one report per epoch; may be null.</param>
+    /// <param name="cancellationToken">Stops training.</param>
+    /// <param name="views">
+    /// Rows come as this many blocks of equal size, one per view of the same images (block 0 the images as they are,
+    /// the others augmented views in the same image order). The hold-out is drawn over images: every view of a held-out
+    /// image leaves training, and validation scores the block-0 rows only, so early stopping never sees a view of an
+    /// image it trained on.
+    /// </param>
     public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes,
-        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default, int views = 1)
     {
         GradientTrainingOptions.CheckRows(features, labels, classes, "feature");
+        if (views < 1 || features.Rows % views != 0)
+            throw new ArgumentException($"{features.Rows} rows are not {views} blocks of equal size.", nameof(views));
+        int images = features.Rows / views;
+        for (int i = 0; i < features.Rows; i++)
+            if (labels[i] != labels[i % images])
+                throw new ArgumentException($"Row {i} (view {i / images} of image {i % images}) has label {labels[i]}, its image {labels[i % images]}.", nameof(labels));
 
         var all = Enumerable.Range(0, features.Rows).ToArray();
         var (train, validation) = _options.ValidationFraction > 0
-            ? Holdout.Split(labels, _options.ValidationFraction, _options.Seed)
-            : (all, Array.Empty<int>());
+            ? Holdout.Split(labels.Take(images).ToArray(), _options.ValidationFraction, _options.Seed)
+            : (Enumerable.Range(0, images).ToArray(), Array.Empty<int>());
+        train = Enumerable.Range(0, views).SelectMany(v => train.Select(i => v * images + i)).ToArray();
 
         var history = new List<EpochMetrics>();
         var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken);
@@ -67,6 +85,7 @@ internal sealed class SoftmaxHeadTrainer
         var rng = new Random(_options.Seed);
         var order = (int[])train.Clone();
         var logits = new float[classes];
+        float smoothing = _options.LabelSmoothing;
 
         for (int epoch = 0; epoch < epochs; epoch++)
         {
@@ -86,6 +105,13 @@ internal sealed class SoftmaxHeadTrainer
                     ComputeLogits(theta, xi, classes, d, logits);
                     if (ArgMax(logits) == labels[row]) correct++;
                     lossSum += Kernels.CrossEntropyWithGradient(logits, labels[row], logits);
+                    if (smoothing > 0)
+                    {
+                        // Target (1 − ε)·onehot + ε/K: the gradient p − target is p − onehot plus ε·(onehot − 1/K).
+                        for (int k = 0; k < classes; k++)
+                            logits[k] -= smoothing / classes;
+                        logits[labels[row]] += smoothing;
+                    }
                     for (int k = 0; k < classes; k++)
                         TensorPrimitives.MultiplyAdd(xi, logits[k], grad.AsSpan(k * d, d), grad.AsSpan(k * d, d));
                     TensorPrimitives.Add(grad.AsSpan(wSize), logits, grad.AsSpan(wSize));

@@ -50,7 +50,7 @@ public static partial class ClassifierWorkflow
         var model = new TransformerChain<ITransformer>(keyMapper, fit.Model, toText);
 
         var test = split.Test.Count > 0
-            ? EvaluateWithFeaturizer(mlContext, featurizer, keyMapper, fit, split.Test, cancellationToken)
+            ? EvaluateWithFeaturizer(mlContext, featurizer, keyMapper, fit, split.Test, options.TestTimeViews, options.AugmentationSeed, cancellationToken)
             : null;
         return Workflow(fit, model, train.Schema, test);
     }
@@ -113,8 +113,23 @@ public static partial class ClassifierWorkflow
 
     /// <summary><see cref="EvaluateSaved(MLContext, string, IReadOnlyList{LabeledImage}, FeaturizerOptions?, CancellationToken)"/> with the zip already loaded as <paramref name="model"/>.</summary>
     public static EvaluationSummary EvaluateSaved(MLContext mlContext, ITransformer model, string modelPath, IReadOnlyList<LabeledImage> images,
-        FeaturizerOptions? featurizerOptions, CancellationToken cancellationToken)
+        FeaturizerOptions? featurizerOptions, CancellationToken cancellationToken) =>
+        EvaluateSavedWithViews(mlContext, model, modelPath, images, featurizerOptions, 1, 1, cancellationToken);
+
+    /// <summary>
+    /// <see cref="EvaluateSaved(MLContext, ITransformer, string, IReadOnlyList{LabeledImage}, FeaturizerOptions?, CancellationToken)"/>
+    /// with test-time augmentation: each image's class probabilities are the mean over <paramref name="testTimeViews"/>
+    /// views of it (1: the image alone; 2: and its mirror image; k &gt; 2: and k − 2 random resized crops drawn from
+    /// <paramref name="seed"/>), each view costing one more backbone pass. Needs the batched path (a zip with an
+    /// MLNetClassify featurizer graph).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="testTimeViews"/> is not in [1, 16].</exception>
+    /// <exception cref="InvalidOperationException">More than one view asked of a zip that is scored row by row.</exception>
+    public static EvaluationSummary EvaluateSavedWithViews(MLContext mlContext, ITransformer model, string modelPath, IReadOnlyList<LabeledImage> images,
+        FeaturizerOptions? featurizerOptions, int testTimeViews, int seed, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(testTimeViews, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(testTimeViews, 16);
         ArgumentNullException.ThrowIfNull(images);
         var saved = Persistence.ModelFiles.ReadFeaturizerGraph(modelPath);
         // The head was fitted on the ONNX step's column type (ML.NET reads the graph's N×C output as a 1×C vector).
@@ -122,10 +137,12 @@ public static partial class ClassifierWorkflow
             .GetColumnOrNull(Backbones.FeaturizerGraph.OutputName)?.Type as VectorDataViewType;
         var rest = saved is null || featureType?.Size != saved.Channels ? null : AfterFeaturizer(mlContext, model, featureType);
         if (saved is null || rest is null)
-            return Evaluate(mlContext, model, images, cancellationToken);
+            return testTimeViews == 1
+                ? Evaluate(mlContext, model, images, cancellationToken)
+                : throw new InvalidOperationException($"{modelPath}: test-time augmentation needs a model with an MLNetClassify featurizer graph and a head after it; this one is scored row by row.");
         using var featurizer = new ImageFeaturizer(mlContext, saved.Spec(modelPath), saved.Graph, featurizerOptions);
         return EvaluateWithFeaturizer(mlContext, featurizer, ModelInfo.Classes(mlContext, model), featureType, data => rest.Aggregate(data, (view, t) => t.Transform(view)),
-            images, cancellationToken);
+            images, testTimeViews, seed, cancellationToken);
     }
 
     /// <summary>
@@ -170,12 +187,12 @@ public static partial class ClassifierWorkflow
 
     private static EvaluationSummary EvaluateWithFeaturizer(
         MLContext mlContext, ImageFeaturizer featurizer, ITransformer keyMapper, TrainingResult<TransformerChain<ITransformer>> fit,
-        IReadOnlyList<LabeledImage> images, CancellationToken cancellationToken) =>
-        EvaluateWithFeaturizer(mlContext, featurizer, fit.Classes, null, data => fit.Head!.Transform(keyMapper.Transform(data)), images, cancellationToken);
+        IReadOnlyList<LabeledImage> images, int testTimeViews, int seed, CancellationToken cancellationToken) =>
+        EvaluateWithFeaturizer(mlContext, featurizer, fit.Classes, null, data => fit.Head!.Transform(keyMapper.Transform(data)), images, testTimeViews, seed, cancellationToken);
 
     private static EvaluationSummary EvaluateWithFeaturizer(
         MLContext mlContext, ImageFeaturizer featurizer, IReadOnlyList<string> classes, VectorDataViewType? featureType, Func<IDataView, IDataView> score,
-        IReadOnlyList<LabeledImage> images, CancellationToken cancellationToken)
+        IReadOnlyList<LabeledImage> images, int testTimeViews, int seed, CancellationToken cancellationToken)
     {
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
         var unknown = images.Where(i => !known.Contains(i.Label)).ToList();
@@ -189,7 +206,10 @@ public static partial class ClassifierWorkflow
             Features = featurized.Features.Row(row).ToArray(),
             Label = usable[source].Label,
         });
-        var data = mlContext.Data.LoadFromEnumerable(rows, FeatureRowSchema(featureType ?? new VectorDataViewType(NumberDataViewType.Single, featurized.Features.Dimensions)));
+        var schema = FeatureRowSchema(featureType ?? new VectorDataViewType(NumberDataViewType.Single, featurized.Features.Dimensions));
+        var data = mlContext.Data.LoadFromEnumerable(rows, schema);
+        if (testTimeViews > 1)
+            return TestTimeAugmented(mlContext, featurizer, classes, schema, score, usable, featurized, unknown, testTimeViews, seed, cancellationToken);
         var metrics = mlContext.MulticlassClassification.Evaluate(score(data), LabelKeyColumn);
         return new EvaluationSummary(metrics.MicroAccuracy, metrics.MacroAccuracy, metrics.LogLoss, featurized.Features.Rows,
             featurized.Skipped, unknown, featurized.ImagesPerSecond, metrics.ConfusionMatrix.GetFormattedConfusionTable())
@@ -198,6 +218,52 @@ public static partial class ClassifierWorkflow
             CacheHits = featurized.CacheHits,
             CacheWarnings = featurized.CacheWarnings,
         };
+    }
+
+    /// <summary>
+    /// Metrics of probabilities averaged over <paramref name="views"/> views of each image (view 0 is the image itself,
+    /// already featurized in <paramref name="featurized"/>), each view's probabilities from the model's own head.
+    /// </summary>
+    private static EvaluationSummary TestTimeAugmented(MLContext mlContext, ImageFeaturizer featurizer, IReadOnlyList<string> classes, SchemaDefinition schema,
+        Func<IDataView, IDataView> score, IReadOnlyList<LabeledImage> usable, FeaturizationResult featurized, IReadOnlyList<LabeledImage> unknown,
+        int views, int seed, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var readable = featurized.SourceIndices.Select(i => usable[i]).ToList();
+        var probabilities = TestTimeProbabilities(mlContext, featurizer, schema, score, readable, featurized.Features, views, seed, cancellationToken);
+        var labels = readable.Select(i => classes.ToList().IndexOf(i.Label)).ToArray();
+        var metrics = ClassificationMetrics.Of(probabilities, labels, classes);
+        double seconds = clock.Elapsed.TotalSeconds + readable.Count / Math.Max(featurized.ImagesPerSecond, 1e-9);
+        return new EvaluationSummary(metrics.Accuracy, metrics.MacroAccuracy, metrics.LogLoss, readable.Count, featurized.Skipped, unknown,
+            readable.Count / seconds, metrics.ConfusionTable)
+        {
+            Batched = true,
+            CacheHits = featurized.CacheHits,
+            CacheWarnings = featurized.CacheWarnings,
+        };
+    }
+
+    /// <summary>Per image, the mean of the model's class probabilities over <paramref name="views"/> views (view 0: <paramref name="plain"/>).</summary>
+    internal static double[][] TestTimeProbabilities(MLContext mlContext, ImageFeaturizer featurizer, SchemaDefinition schema,
+        Func<IDataView, IDataView> score, IReadOnlyList<LabeledImage> images, FeatureMatrix plain, int views, int seed, CancellationToken cancellationToken)
+    {
+        var sum = new double[images.Count][];
+        var sources = images.Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        for (int v = 0; v < views; v++)
+        {
+            var features = v == 0 ? plain : featurizer.FeaturizeView(sources, v, seed, null, cancellationToken).Features;
+            if (features.Rows != images.Count)
+                throw new InvalidDataException($"An image read for view 0 could not be read for view {v}; was a file changed during evaluation?");
+            var rows = images.Select((image, row) => new FeatureRow { ImagePath = image.ImagePath, Features = features.Row(row).ToArray(), Label = image.Label });
+            var scores = score(mlContext.Data.LoadFromEnumerable(rows, schema)).GetColumn<float[]>("Score").ToArray();
+            for (int i = 0; i < scores.Length; i++)
+            {
+                sum[i] ??= new double[scores[i].Length];
+                for (int k = 0; k < scores[i].Length; k++)
+                    sum[i][k] += scores[i][k] / views;
+            }
+        }
+        return sum;
     }
 
     /// <summary>Why none of <paramref name="count"/> images could be evaluated: unreadable ones, labels the model does not know (both label sets named).</summary>

@@ -26,6 +26,8 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         _mlContext = mlContext;
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _options.Head.Validate();
+        if (_options.AugmentedViews is < 0 or > 16)
+            throw new ArgumentOutOfRangeException(nameof(options), _options.AugmentedViews, "AugmentedViews must be in [0, 16].");
         _featurizing = new ImageFeaturizingEstimator(mlContext, options.FeatureColumnName, options.ImageColumnName, options.Backbone, options.ImageFolder);
     }
 
@@ -57,7 +59,10 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         var rowLabels = featurized.SourceIndices.Select(i => labels[i]).ToArray();
         if (!_options.AllowEmptyClasses)
             RequireEveryClass(classes, rowLabels, labels, sources, featurized.Skipped);
-        var training = new SoftmaxHeadTrainer(_options.Head).Train(featurized.Features, rowLabels, classes.Count, epochProgress, cancellationToken);
+        var (features, views) = (featurized.Features, 1);
+        if (_options.AugmentedViews > 0)
+            (features, rowLabels, views) = WithAugmentedViews(featurizer, sources, featurized, rowLabels, featurizationProgress, cancellationToken);
+        var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views);
 
         var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
             _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice);
@@ -73,6 +78,29 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
         };
+    }
+
+    /// <summary>
+    /// The featurized rows followed by <see cref="ImageClassifierOptions.AugmentedViews"/> blocks of augmented views of the
+    /// same images in the same order (labels repeated), for a head trainer that holds out whole images.
+    /// </summary>
+    private (FeatureMatrix Features, int[] Labels, int Views) WithAugmentedViews(ImageFeaturizer featurizer, IReadOnlyList<ImageSource> sources,
+        FeaturizationResult featurized, int[] labels, IProgress<FeaturizationProgress>? progress, CancellationToken cancellationToken)
+    {
+        int n = featurized.Features.Rows, d = featurized.Features.Dimensions, views = 1 + _options.AugmentedViews;
+        var readable = featurized.SourceIndices.Select(i => sources[i]).ToList();
+        var values = new float[(long)views * n * d];
+        featurized.Features.Values.AsSpan(0, n * d).CopyTo(values);
+        for (int v = 1; v < views; v++)
+        {
+            var offset = progress is null ? null : new Progress<FeaturizationProgress>(p => progress.Report(p with { Done = v * n + p.Done, Total = views * n }));
+            var view = featurizer.FeaturizeView(readable, v, _options.AugmentationSeed, offset, cancellationToken);
+            if (view.Features.Rows != n)
+                throw new InvalidDataException($"{view.Skipped.FirstOrDefault()?.Source}: read once, unreadable the second time ({view.Skipped.FirstOrDefault()?.Reason}); was it changed during training?");
+            view.Features.Values.AsSpan(0, n * d).CopyTo(values.AsSpan(v * n * d));
+        }
+        var allLabels = Enumerable.Range(0, views).SelectMany(_ => labels).ToArray();
+        return (new FeatureMatrix(values, views * n, d), allLabels, views);
     }
 
     /// <summary>Throws, naming them, when classes have no featurized training row, and why (none listed, or all unreadable).</summary>

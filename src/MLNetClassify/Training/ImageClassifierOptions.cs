@@ -35,4 +35,25 @@ public sealed record ImageClassifierOptions
     /// </summary>
     public bool AllowEmptyClasses { get; init; }
 
+    /// <summary>
+    /// Augmented views of each training image featurized besides the image itself: 0 for none, 1 for its mirror image,
+    /// k ≥ 2 for the mirror plus k − 1 random resized crops (flipped at random, mild colour jitter), drawn from
+    /// <see cref="AugmentationSeed"/> and the image's content, so a run repeats exactly and the views are cached like
+    /// plain features. Each view costs one more pass of the backbone over the training images; scoring is unchanged.
+    /// </summary>
+    public int AugmentedViews { get; init; } = DefaultAugmentedViews;
+
+    /// <summary>The default of <see cref="AugmentedViews"/>, chosen on validation parts of the training rows (docs/accuracy.md).</summary>
+    public const int DefaultAugmentedViews = 1;
+
+    /// <summary>
+    /// Views of each test image whose class probabilities are averaged when <c>ClassifierWorkflow.Train</c> evaluates
+    /// (1: the image alone, the default; 2: and its mirror image; k &gt; 2: and k − 2 random resized crops). The saved model
+    /// is unchanged: it scores one view, as an app does.
+    /// </summary>
+    public int TestTimeViews { get; init; } = 1;
+
+    /// <summary>Seed of the random crops of <see cref="AugmentedViews"/> and <see cref="TestTimeViews"/>.</summary>
+    public int AugmentationSeed { get; init; } = 1;
+
 }

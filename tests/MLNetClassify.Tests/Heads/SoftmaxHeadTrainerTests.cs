@@ -149,4 +149,57 @@ public class SoftmaxHeadTrainerTests
     {
         public void Report(EpochMetrics value) => list.Add(value);
     }
+
+    [Fact]
+    public void Views_RowsMustComeAsEqualBlocksOfTheSameImages()
+    {
+        var (x, y) = Blobs(10, 3, 4, 0.5, seed: 2);
+        var trainer = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 3 });
+        Assert.Throws<ArgumentException>(() => trainer.Train(x, y, 3, views: 4)); // 30 rows are not 4 equal blocks
+        var doubled = new FeatureMatrix(x.Values.Concat(x.Values).ToArray(), 60, 4);
+        var wrong = y.Concat(y.Reverse()).ToArray();
+        var e = Assert.Throws<ArgumentException>(() => trainer.Train(doubled, wrong, 3, views: 2));
+        Assert.Contains("view 1", e.Message);
+        Assert.Equal(3, trainer.Train(doubled, y.Concat(y).ToArray(), 3, views: 2).Model.Classes);
+    }
+
+    [Fact]
+    public void Views_HoldOutWholeImages_ValidationScoresTheirPlainRowsOnly()
+    {
+        // View 1 of every image is a copy with its class written in an extra feature: a head that trained on the view of a
+        // held-out image would score its plain row no better for it, but one that validated on view rows would see 100 %.
+        var (x, y) = Blobs(30, 3, 4, 3.0, seed: 5);
+        int n = x.Rows, d = x.Dimensions + 3;
+        var values = new float[2 * n * d];
+        for (int i = 0; i < n; i++)
+        {
+            x.Row(i).CopyTo(values.AsSpan(i * d, x.Dimensions));
+            x.Row(i).CopyTo(values.AsSpan((n + i) * d, x.Dimensions));
+            values[(n + i) * d + x.Dimensions + y[i]] = 100f;
+        }
+        var rows = new FeatureMatrix(values, 2 * n, d);
+        var result = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 30, ValidationFraction = 0.3f, RefitOnAllRows = false })
+            .Train(rows, y.Concat(y).ToArray(), 3, views: 2);
+        var validation = result.History.Where(h => h.Phase == "train" && h.ValidationAccuracy is not null).Select(h => h.ValidationAccuracy!.Value).ToList();
+        Assert.NotEmpty(validation);
+        Assert.True(validation.Max() < 0.95, $"validation accuracy reached {validation.Max():F3}: validation saw the marked views");
+    }
+
+    [Fact]
+    public void LabelSmoothing_MakesTheHeadLessConfident_AndIsChecked()
+    {
+        var (x, y) = Blobs(40, 3, 6, 0.3, seed: 4);
+        double MeanTop(float smoothing)
+        {
+            var model = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 100, LearningRate = 0.05f, L2 = 0, LabelSmoothing = smoothing, ValidationFraction = 0 })
+                .Train(x, y, 3).Model;
+            return Enumerable.Range(0, x.Rows).Average(i => model.Predict(x.Row(i)).Max());
+        }
+        double sharp = MeanTop(0f), smoothed = MeanTop(0.2f);
+        Assert.True(sharp > 0.97, $"unsmoothed mean top probability {sharp:F3}");
+        // The smoothed target of the true class is 1 − 0.2 + 0.2/3 ≈ 0.867: the head settles near it.
+        Assert.InRange(smoothed, 0.80, 0.93);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SoftmaxHeadTrainer(new SoftmaxHeadOptions { LabelSmoothing = 1f }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SoftmaxHeadTrainer(new SoftmaxHeadOptions { LabelSmoothing = -0.1f }));
+    }
 }
