@@ -64,7 +64,8 @@ public sealed record BackboneSpec
     public float CropFraction { get; init; } = 1f;
 
     /// <summary>The side the image is resized to before the centre crop.</summary>
-    public int ResizeSize => CropFraction >= 1f ? InputSize : (int)Math.Round(InputSize / CropFraction);
+    /// <remarks>Twice that for <see cref="FeaturePooling.TwoScales"/>, whose graph halves the image inside for its second pass.</remarks>
+    public int ResizeSize => (Pooling == FeaturePooling.TwoScales ? 2 : 1) * (CropFraction >= 1f ? InputSize : (int)Math.Round(InputSize / CropFraction));
 
     /// <summary>Layout of the graph's input tensor.</summary>
     internal TensorLayout Layout { get; init; } = TensorLayout.Nchw;
@@ -189,6 +190,13 @@ public enum FeaturePooling
     /// features, from the same single pass (ResNet18: 512 + 512 + 256 = 1,280 values).
     /// </summary>
     Rich,
+
+    /// <summary>
+    /// The global average at the input size S and at 2S, concatenated (2·C values): the image is prepared at 2S, and the
+    /// graph runs the backbone on it and on its 2×2-averaged half. Fine detail (cracks, textures, small objects) shows at 2S;
+    /// the backbone costs about five times the single pass.
+    /// </summary>
+    TwoScales,
 }
 
 /// <summary>The arithmetic a featurizer graph runs in.</summary>

@@ -44,7 +44,7 @@ public sealed record ImageClassifierOptions
     public int AugmentedViews { get; init; } = DefaultAugmentedViews;
 
     /// <summary>The default of <see cref="AugmentedViews"/>, chosen on validation parts of the training rows (docs/accuracy.md).</summary>
-    public const int DefaultAugmentedViews = 1;
+    public const int DefaultAugmentedViews = 0;
 
     /// <summary>
     /// Views of each test image whose class probabilities are averaged when <c>ClassifierWorkflow.Train</c> evaluates

@@ -104,4 +104,37 @@ public class OptionCliTests(LogoModelFixture fixture)
         Assert.True(File.Exists(live));
         Assert.Contains("removed 1 temporary file(s) an interrupted run left", run.Stderr);
     }
+
+    [Theory]
+    [InlineData("rich", 1280)]
+    [InlineData("twoscales", 1024)]
+    public void Train_AccuracyOptions_RecordedInTheZip_WhichAFreshProcessScoresAsStockMLNetDoes(string features, int dimensions)
+    {
+        var model = Path.Combine(TestPaths.NewTempDirectory(), $"{features}.zip");
+        var train = LastJson(CliRunner.Run(["train", "--data", fixture.DataDirectory, "--split", fixture.SplitFile, "--model", model,
+            "--features", features, "--augment", "2", "--tta", "2", "--epochs", "40", "--json"]));
+        Assert.True(train.GetProperty("accuracy").GetDouble() >= 0.8, $"accuracy {train.GetProperty("accuracy")}");
+        var info = LastJson(CliRunner.Run(["info", "--model", model, "--json"]));
+        Assert.Equal(dimensions, info.GetProperty("features").GetInt32());
+        var record = info.GetProperty("training");
+        Assert.Equal(features, record.GetProperty("features").GetString());
+        Assert.Equal(2, record.GetProperty("augmented_views").GetInt32());
+
+        // A fresh process (predict) and stock Model.Load here give the same scores.
+        var ml = new Microsoft.ML.MLContext(3);
+        var loaded = ml.Model.Load(model, out _);
+        using var release = loaded as IDisposable;
+        using var engine = ml.Model.CreatePredictionEngine<MLNetClassify.Data.LabeledImage, ScoredImage>(loaded);
+        var images = fixture.Split.Test.Take(4).ToList();
+        var predict = CliRunner.Run(["predict", "--model", model, "--json", "--top", "2", .. images.Select(i => i.ImagePath)]);
+        Assert.Equal(0, predict.ExitCode);
+        var classes = ModelInfo.Classes(ml, loaded);
+        for (int i = 0; i < images.Count; i++)
+        {
+            var line = JsonDocument.Parse(predict.StdoutLines[i]).RootElement;
+            var stock = engine.Predict(new MLNetClassify.Data.LabeledImage(images[i].ImagePath, "")).Score;
+            foreach (var top in line.GetProperty("top").EnumerateArray())
+                Assert.Equal(stock[classes.ToList().IndexOf(top.GetProperty("label").GetString()!)], top.GetProperty("score").GetSingle(), 1e-5);
+        }
+    }
 }

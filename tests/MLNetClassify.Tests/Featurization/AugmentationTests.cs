@@ -123,4 +123,45 @@ public class AugmentationTests
         }
         return pooled;
     }
+
+    [Fact]
+    public void TwoScales_OneGraph_EqualsTheAverageAtTwiceTheSize_AndAtTheSizeOfItsBoxAveragedHalf()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var sources = TestImages.LogoFolder(dir, 1, seed: 12, size: 300).Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        var ml = new MLContext(1);
+        var spec = BackboneCatalog.ResNet18 with { Weights = WeightStorage.Float32 };
+        var two = spec with { Pooling = FeaturePooling.TwoScales };
+        Assert.Equal(448, two.ResizeSize);
+        using var twoScales = new ImageFeaturizer(ml, two);
+        using var large = new ImageFeaturizer(ml, BackboneCatalog.ResNet18AtSize(448) with { Weights = WeightStorage.Float32 });
+        var both = twoScales.Featurize(sources).Features;
+        var atLarge = large.Featurize(sources).Features;
+        Assert.Equal(1024, both.Dimensions);
+
+        using var pixels = new PixelReaders(ml, 448);
+        using var smallSession = new InferenceSession(FeaturizerGraph.Build(spec));
+        for (int i = 0; i < sources.Count; i++)
+        {
+            var planes = new float[3 * 448 * 448];
+            Assert.Null(pixels.TryRead(sources[i], planes));
+            var half = new float[3 * 224 * 224];
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < 224; y++)
+                    for (int x = 0; x < 224; x++)
+                    {
+                        int p = c * 448 * 448 + 2 * y * 448 + 2 * x;
+                        half[c * 224 * 224 + y * 224 + x] = (planes[p] + planes[p + 1] + planes[p + 448] + planes[p + 449]) / 4;
+                    }
+            using var input = OrtValue.CreateTensorValueFromMemory(half, [1, 3, 224, 224]);
+            using var runOptions = new RunOptions();
+            using var output = smallSession.Run(runOptions, [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
+            var expected = output[0].GetTensorDataAsSpan<float>().ToArray().Concat(atLarge.Row(i).ToArray()).ToArray();
+            Assert.True(ImageFeaturizerTests.RelativeL2(both.Row(i), expected) < 1e-5,
+                $"image {i}: relative L2 {ImageFeaturizerTests.RelativeL2(both.Row(i), expected):E2}");
+        }
+        // The backbone's weights are stored once: the two-scale graph is barely larger than one scale's.
+        long twoBytes = FeaturizerGraph.Build(two with { Weights = WeightStorage.Float16 }).Length, oneBytes = FeaturizerGraph.Build(BackboneCatalog.ResNet18).Length;
+        Assert.True(twoBytes < 1.1 * oneBytes, $"two scales {twoBytes} bytes, one {oneBytes}");
+    }
 }
