@@ -12,6 +12,23 @@ namespace MLNetClassify.Benchmarks;
 /// <summary>Accuracy options measured on validation parts of the training rows and on test.</summary>
 internal static class AccuracyLab
 {
+    /// <summary>Root-mean-square of each pooled piece over the generated calibration scenes.</summary>
+    public static int CalibrationRms()
+    {
+        var spec = BackboneCatalog.ResNet18;
+        var pixels = Int8Calibration.Pixels(224);
+        int n = pixels.Length / (3 * 224 * 224);
+        using var session = new InferenceSession(FeaturizerGraph.BuildPieces(spec));
+        using var input = OrtValue.CreateTensorValueFromMemory(pixels, [n, 3, 224, 224]);
+        using var results = session.Run(new RunOptions(), [FeaturizerGraph.InputName], [input], FeaturizerGraph.PieceNames);
+        for (int p = 0; p < 4; p++)
+        {
+            var v = results[p].GetTensorDataAsSpan<float>().ToArray();
+            Console.WriteLine($"{FeaturizerGraph.PieceNames[p]}: rms {Math.Sqrt(v.Average(x => (double)x * x)):F3} over {n} images");
+        }
+        return 0;
+    }
+
     public static int Nodes()
     {
         var spec = BackboneCatalog.ResNet18;
@@ -140,6 +157,7 @@ internal static class AccuracyLab
                 };
                 // Features of row i in view v: the named pieces, "448" ones from the 448-pixel pass of the same view.
                 bool sym = kv.GetValueOrDefault("sym", "0") == "1";
+                float midScale = float.Parse(kv.GetValueOrDefault("midscale", "1"));
                 bool bal = kv.GetValueOrDefault("bal", "0") == "1";
                 // bal: each piece scaled so its root-mean-square over all rows equals the first piece's (fixed per set, label-free).
                 var scales = new double[feat.Length];
@@ -157,7 +175,10 @@ internal static class AccuracyLab
                     var p = View(big ? v + "448" : v);
                     int k = Array.IndexOf(PieceKeys, big ? f[..^3] : f);
                     int width = p.Dims.Sum(), offset = p.Dims.Take(k).Sum();
-                    return p.Values.AsSpan(i * width + offset, p.Dims[k]).ToArray();
+                    var values = p.Values.AsSpan(i * width + offset, p.Dims[k]).ToArray();
+                    if (k == 2 && midScale != 1f)
+                        for (int j = 0; j < values.Length; j++) values[j] *= midScale;
+                    return values;
                 }
                 string norm = kv.GetValueOrDefault("norm", "none");
                 float[] Row(string v, int i)
@@ -189,19 +210,6 @@ internal static class AccuracyLab
                     var parts = new List<float>();
                     for (int fi = 0; fi < feat.Length; fi++)
                         parts.AddRange(RawPiece(v, i, fi).Select(x => (float)(x * scales[fi])));
-                    return [.. parts];
-                }
-                float[] Unused(string v, int i)
-                {
-                    var parts = new List<float>();
-                    foreach (var f in feat)
-                    {
-                        bool big = f.EndsWith("448");
-                        var p = View(big ? v + "448" : v);
-                        int k = Array.IndexOf(PieceKeys, big ? f[..^3] : f);
-                        int width = p.Dims.Sum(), offset = p.Dims.Take(k).Sum();
-                        parts.AddRange(p.Values.AsSpan(i * width + offset, p.Dims[k]).ToArray());
-                    }
                     return [.. parts];
                 }
                 (FeatureMatrix X, int[] Y) Matrix(int[] rows, string[] views)

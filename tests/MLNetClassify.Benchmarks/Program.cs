@@ -22,6 +22,8 @@ if (args.Length >= 4 && args[0] == "acclab" && args[1] == "featurize")
 //   ... -- acclab heads WORK SET1,SET2 "CONFIG" "CONFIG"...
 if (args.Length >= 5 && args[0] == "acclab" && args[1] == "heads")
     return MLNetClassify.Benchmarks.AccuracyLab.Heads(args[2], args[3].Split(','), args[4..]);
+if (args.Length == 1 && args[0] == "calibration-rms")
+    return MLNetClassify.Benchmarks.AccuracyLab.CalibrationRms();
 if (args.Length == 1 && args[0] == "nodes")
     return MLNetClassify.Benchmarks.AccuracyLab.Nodes();
 if (args.Length >= 4 && args[0] == "sizes")

@@ -71,8 +71,9 @@ internal static class TrainCommand
         var report = CommonOptions.Report();
         var features = new Option<FeaturePooling>("--features")
         {
-            Description = "Average: the global average of the backbone's last feature map (the default). Rich: also its global maximum and the average of "
-                + "the mid-level map, from the same pass (ResNet18: 1,280 values instead of 512); docs/accuracy.md has what each gained.",
+            Description = "Average: the global average of the backbone's last feature map (the default). Rich: and the average of the mid-level map, "
+                + "from the same pass (ResNet18: 768 values instead of 512). TwoScales: the averages at the input size and at twice it (about 5× the "
+                + "backbone's time). docs/accuracy.md has what each gained on validation folds and on test.",
             DefaultValueFactory = _ => FeaturePooling.Average,
         };
         var augment = new Option<int>("--augment")
@@ -135,7 +136,7 @@ internal static class TrainCommand
         var head = new SoftmaxHeadOptions { Seed = args.Seed, LabelSmoothing = args.LabelSmoothing };
         if (args.Epochs is { } n) head = head with { Epochs = n };
         var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features };
-        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {(args.Features == FeaturePooling.Rich ? "rich pooling of" : $"{backbone.Channels} features from")} {backbone.FeatureMapNode ?? backbone.FeatureNode}"
+        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {args.Features.ToString().ToLowerInvariant()} pooling of {backbone.FeatureMapNode ?? backbone.FeatureNode}"
             + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
         var options = new ImageClassifierOptions
         {

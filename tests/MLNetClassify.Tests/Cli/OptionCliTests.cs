@@ -106,7 +106,7 @@ public class OptionCliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("rich", 1280)]
+    [InlineData("rich", 768)]
     [InlineData("twoscales", 1024)]
     public void Train_AccuracyOptions_RecordedInTheZip_WhichAFreshProcessScoresAsStockMLNetDoes(string features, int dimensions)
     {
