@@ -7,6 +7,7 @@ var root = new RootCommand("mlnet-classify: image classification by transfer lea
     CommonOptions.Verbose,
 };
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(TrainCommand.CreateRetrain());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(ExplainCommand.Create());

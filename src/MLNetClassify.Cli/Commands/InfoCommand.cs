@@ -22,6 +22,9 @@ internal static class InfoCommand
 
         /// <summary>Label smoothing of the head; absent in older records.</summary>
         public float? LabelSmoothing { get; init; }
+
+        /// <summary>The model this one was retrained from (<c>retrain</c>); absent for a fresh training.</summary>
+        public string? RetrainedFrom { get; init; }
     }
 
     /// <summary>The JSON line of <c>info --json</c>.</summary>

@@ -38,6 +38,9 @@ internal static class TrainCommand
         public int Augment { get; init; } = ImageClassifierOptions.DefaultAugmentedViews;
         public int Tta { get; init; } = 1;
         public float LabelSmoothing { get; init; }
+
+        /// <summary>The saved model to retrain (<c>retrain --model</c>); null for a fresh training.</summary>
+        public string? From { get; init; }
     }
 
     /// <summary>The JSON line of <c>train --json</c>.</summary>
@@ -123,6 +126,73 @@ internal static class TrainCommand
         return command;
     }
 
+    private static (string Weights, string Precision) OldRecordValues(string modelPath)
+    {
+        try
+        {
+            if (ModelFiles.ReadTrainingRecord(modelPath) is { } json)
+            {
+                var root = System.Text.Json.JsonDocument.Parse(json).RootElement;
+                string Read(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString()! : "unknown";
+                return (Read("weights"), Read("precision"));
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        return ("unknown", "unknown");
+    }
+
+    /// <summary><c>retrain</c>: a saved model plus (more) images → a new model zip, warm-started from the old head.</summary>
+    public static Command CreateRetrain()
+    {
+        var from = CommonOptions.Model("The saved model zip to start from: its featurizer graph (backbone, size, pooling, weights) is kept, its head is the start.");
+        var output = new Option<string>("--out") { Description = "Where to write the new model zip (written atomically).", Required = true };
+        var data = CommonOptions.Data();
+        var split = CommonOptions.Split();
+        var testFraction = CommonOptions.TestFraction();
+        var seed = CommonOptions.Seed("Seed for the split and the head's training.");
+        var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." }.AtLeast(1);
+        var augment = new Option<int>("--augment")
+        {
+            Description = "Augmented views per training image besides the image (as train --augment).",
+            DefaultValueFactory = _ => ImageClassifierOptions.DefaultAugmentedViews,
+        }.AtLeast(0).AtMost(16);
+        var tta = CommonOptions.Tta();
+        var cache = CommonOptions.Cache();
+        var noCache = CommonOptions.NoCache();
+        var allowEmpty = new Option<bool>("--allow-empty-classes") { Description = "Train even when a label has no readable training image." };
+        var allowOutside = CommonOptions.AllowOutsidePaths();
+        var json = CommonOptions.Json();
+        var device = CommonOptions.Device();
+        var requireDevice = CommonOptions.RequireDevice();
+        var command = new Command("retrain",
+            "Retrain a saved model with more images and possibly new classes: features cached for its graph are reused, the head starts from the "
+            + "saved weights (new classes from zero) and early stopping decides as in train. Classes the new images lack are left out, with a warning.")
+        {
+            from, data, output, split, testFraction, seed, epochs, augment, tta, cache, noCache, device, requireDevice, allowEmpty, allowOutside, json,
+        };
+        Verb.SetAction(command, (result, token) => Run(new Settings
+        {
+            From = result.GetValue(from)!,
+            Data = result.GetValue(data)!,
+            Model = result.GetValue(output)!,
+            Split = result.GetValue(split),
+            TestFraction = result.GetValue(testFraction),
+            Seed = result.GetValue(seed),
+            Epochs = result.GetValue(epochs),
+            Json = result.GetValue(json),
+            AllowEmptyClasses = result.GetValue(allowEmpty),
+            AllowOutsidePaths = result.GetValue(allowOutside),
+            Device = result.GetValue(device),
+            RequireDevice = result.GetValue(requireDevice),
+            Cache = CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
+            Augment = result.GetValue(augment),
+            Tta = result.GetValue(tta),
+        }, token));
+        return command;
+    }
+
     internal static int Run(Settings args, CancellationToken token)
     {
         var clock = Stopwatch.StartNew();
@@ -135,9 +205,23 @@ internal static class TrainCommand
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed, LabelSmoothing = args.LabelSmoothing };
         if (args.Epochs is { } n) head = head with { Epochs = n };
-        var backbone = BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features };
-        Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {args.Features.ToString().ToLowerInvariant()} pooling of {backbone.FeatureMapNode ?? backbone.FeatureNode}"
-            + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
+        SavedFeaturizer? old = null;
+        IReadOnlyList<string> oldClasses = [];
+        if (args.From is { } from)
+        {
+            old = ModelFiles.ReadFeaturizerGraph(from)
+                ?? throw new InvalidDataException($"{from} holds no MLNetClassify featurizer graph: it cannot be retrained here (train a new model instead).");
+            var oldModel = ModelFiles.Load(mlContext, from);
+            using (oldModel as IDisposable)
+                oldClasses = Persistence.ModelInfo.Classes(mlContext, oldModel);
+            Output.Step($"retraining {Path.GetFullPath(from)}: {old.BackboneName}, {old.InputSize}×{old.InputSize}, {old.Channels} features; classes {string.Join(", ", oldClasses)}");
+        }
+        var backbone = old is not null
+            ? old.Spec(args.From!)
+            : BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features };
+        if (old is null)
+            Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {args.Features.ToString().ToLowerInvariant()} pooling of {backbone.FeatureMapNode ?? backbone.FeatureNode}"
+                + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
         var options = new ImageClassifierOptions
         {
             Backbone = backbone,
@@ -148,7 +232,16 @@ internal static class TrainCommand
             AugmentationSeed = args.Seed,
             TestTimeViews = args.Tta,
         };
-        var trained = Output.WithProgress("featurizing", (images, epochs) => ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token));
+        var trained = Output.WithProgress("featurizing", (images, epochs) => args.From is null
+            ? ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token)
+            : ClassifierWorkflow.Retrain(mlContext, args.From, split, options, images, epochs, token));
+        if (args.From is not null)
+        {
+            foreach (var dropped in oldClasses.Except(trained.Classes))
+                Output.Warn($"class '{dropped}' of the old model has no training image here: the new model leaves it out");
+            if (trained.Classes.Except(oldClasses).ToList() is { Count: > 0 } added)
+                Output.Step($"new classes (their weights start from zero): {string.Join(", ", added)}");
+        }
         // Disposing the loaded chain deletes the temporary copy of its ONNX graph that ML.NET writes (30+ MB a load).
         using var release = trained.Model as IDisposable;
         var images = trained.Images!;
@@ -159,16 +252,21 @@ internal static class TrainCommand
         Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == "train")}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
+        // A retrained model keeps the old graph: its weight storage and precision are what the old record says.
+        var (weights, precision) = args.From is null
+            ? (args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant())
+            : OldRecordValues(args.From);
         var record = new InfoCommand.TrainingRecord(
             $"MLNetClassify {typeof(ClassifierWorkflow).Assembly.GetName().Version}", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
             Path.GetFullPath(args.Data), args.Split is null ? null : Path.GetFullPath(args.Split), args.Seed, args.Epochs, backbone.Name, backbone.InputSize,
-            args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant(), trained.Classes,
+            weights, precision, trained.Classes,
             split.Train.GroupBy(i => i.Label).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
             images.Features.Rows, trained.Test?.Images ?? 0, trained.Test?.Accuracy, trained.Test?.MacroAccuracy, trained.Test?.LogLoss, trained.BestEpoch)
         {
-            Features = args.Features.ToString().ToLowerInvariant(),
+            Features = old is null ? args.Features.ToString().ToLowerInvariant() : null,
             AugmentedViews = args.Augment,
             LabelSmoothing = args.LabelSmoothing,
+            RetrainedFrom = args.From is null ? null : Path.GetFullPath(args.From),
         };
         ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord));
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
@@ -182,7 +280,7 @@ internal static class TrainCommand
         var summary = new Summary(
             test?.Accuracy, test?.MacroAccuracy, test?.LogLoss, images.Features.Rows, test?.Images ?? 0,
             images.Skipped.Count + (test?.Skipped.Count ?? 0), trained.Classes, images.ImagesPerSecond, images.CacheHits, device.ToString(),
-            backbone.InputSize, backbone.Name, args.Weights.ToString().ToLowerInvariant(), args.Precision.ToString().ToLowerInvariant(),
+            backbone.InputSize, backbone.Name, weights, precision,
             trained.BestEpoch, clock.Elapsed.TotalSeconds, Path.GetFullPath(args.Model));
         if (args.Report is { } folder)
         {

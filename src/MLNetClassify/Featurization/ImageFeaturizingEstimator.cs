@@ -19,10 +19,12 @@ internal sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<IT
     private readonly ExecutionDevice _device;
     private readonly bool _requireDevice;
     private readonly bool _featureMap;
+    private readonly byte[]? _graph;
 
     internal ImageFeaturizingEstimator(MLContext mlContext, string outputColumnName, string inputColumnName, BackboneSpec backbone, string? imageFolder,
-        ExecutionDevice device = default, bool requireDevice = false, bool featureMap = false)
+        ExecutionDevice device = default, bool requireDevice = false, bool featureMap = false, byte[]? graph = null)
     {
+        _graph = graph;
         _mlContext = mlContext;
         _outputColumnName = outputColumnName;
         _inputColumnName = inputColumnName;
@@ -63,7 +65,7 @@ internal sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<IT
         int? gpu = ExecutionDevices.GpuDeviceIdFor(_device, _requireDevice, out _);
         var (output, graph) = _featureMap
             ? (FeaturizerGraph.FeatureMapName, FeaturizerGraph.BuildFeatureMap(Backbone))
-            : (FeaturizerGraph.OutputName, FeaturizerGraph.Build(Backbone));
+            : (FeaturizerGraph.OutputName, _graph ?? FeaturizerGraph.Build(Backbone));
         var chain = ImagePreparation.Estimators(_mlContext, _inputColumnName, inputIsPath, Backbone.ResizeSize, _imageFolder)
             .Append(_mlContext.Transforms.ApplyOnnxModel(
                 [output], [ImagePreparation.PixelsColumn], new MemoryStream(graph), gpuDeviceId: gpu, fallbackToCpu: !_requireDevice));

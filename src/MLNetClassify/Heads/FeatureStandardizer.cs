@@ -78,4 +78,23 @@ internal sealed class FeatureStandardizer
         }
         return new SoftmaxLayer(weights, bias, d);
     }
+
+    /// <summary>The inverse of <see cref="Fold"/>: parameters on standardized features giving <paramref name="raw"/>'s logits.</summary>
+    public float[] Unfold(SoftmaxLayer raw)
+    {
+        int d = _mean.Length, classes = raw.Classes;
+        var theta = new float[classes * d + classes];
+        for (int k = 0; k < classes; k++)
+        {
+            double b = raw.Bias[k];
+            for (int j = 0; j < d; j++)
+            {
+                float w = raw.Weights[k * d + j];
+                theta[k * d + j] = w / _scale[j];
+                b += (double)w * _mean[j];
+            }
+            theta[classes * d + k] = (float)b;
+        }
+        return theta;
+    }
 }

@@ -42,9 +42,12 @@ internal sealed class SoftmaxHeadTrainer
     /// image leaves training, and validation scores the block-0 rows only, so early stopping never sees a view of an
     /// image it trained on.
     /// </param>
+    /// <param name="initial">Weights to start from (a saved model's head, for a warm start); zeros when null.</param>
     public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes,
-        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default, int views = 1)
+        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default, int views = 1, SoftmaxLayer? initial = null)
     {
+        if (initial is not null && (initial.Classes != classes || initial.Features != features.Dimensions))
+            throw new ArgumentException($"The initial head has {initial.Classes} classes × {initial.Features} features, the data {classes} × {features.Dimensions}.", nameof(initial));
         GradientTrainingOptions.CheckRows(features, labels, classes, "feature");
         if (views < 1 || features.Rows % views != 0)
             throw new ArgumentException($"{features.Rows} rows are not {views} blocks of equal size.", nameof(views));
@@ -60,17 +63,17 @@ internal sealed class SoftmaxHeadTrainer
         train = Enumerable.Range(0, views).SelectMany(v => train.Select(i => v * images + i)).ToArray();
 
         var history = new List<EpochMetrics>();
-        var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken);
+        var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken, initial);
         if (validation.Length == 0 || !_options.RefitOnAllRows)
             return new SoftmaxHeadResult(first.Model, first.BestEpoch, history);
 
-        var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, progress, cancellationToken);
+        var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, progress, cancellationToken, initial);
         return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
     }
 
     private (SoftmaxLayer Model, int BestEpoch) RunEpochs(
         FeatureMatrix features, IReadOnlyList<int> labels, int classes, int[] train, int[] validation,
-        string phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken)
+        string phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken, SoftmaxLayer? initial)
     {
         int d = features.Dimensions;
         var scaler = FeatureStandardizer.Fit(features, train, _options.Standardize);
@@ -78,7 +81,7 @@ internal sealed class SoftmaxHeadTrainer
 
         // Parameters as one flat vector: W (classes × d, row-major) then b (classes).
         int wSize = classes * d;
-        var theta = new float[wSize + classes];
+        var theta = initial is null ? new float[wSize + classes] : scaler.Unfold(initial);
         var grad = new float[theta.Length];
         var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, phase, history, progress);
         var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);

@@ -42,10 +42,52 @@ public static partial class ClassifierWorkflow
             ImageColumnName = nameof(LabeledImage.ImagePath),
             ImageFolder = null,
         };
+        using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
+        return TrainWith(mlContext, split, options, featurizer, null, featurizationProgress, epochProgress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Retrains a saved model on <paramref name="split"/> (more images, new classes) and evaluates on its test images.
+    /// The featurizer graph comes out of the old zip as it is (backbone, input size, pooling, weight storage and
+    /// precision are not repeated, and features cached for it are reused); the head starts from the old weights, new
+    /// classes from zero, and trains with the same early stopping. Classes of the old model that the new training
+    /// images lack are left out of the new model.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    /// <param name="modelPath">The saved model zip to start from.</param>
+    /// <param name="split">Training and test images.</param>
+    /// <param name="options">Head, featurizer (cache, device) and augmentation options; the backbone is the old zip's.</param>
+    /// <param name="featurizationProgress">Receives featurization progress; may be null.</param>
+    /// <param name="epochProgress">Receives one report per training epoch; may be null.</param>
+    /// <param name="cancellationToken">Stops featurization, training and evaluation.</param>
+    /// <exception cref="FileNotFoundException">No such model file.</exception>
+    /// <exception cref="InvalidDataException">The zip has no MLNetClassify featurizer graph with a softmax head on it.</exception>
+    /// <exception cref="ArgumentException">Fewer than two labels, or no readable training image.</exception>
+    public static TrainingResult<ITransformer> Retrain(MLContext mlContext, string modelPath, DataSplit split, ImageClassifierOptions? options = null,
+        IProgress<FeaturizationProgress>? featurizationProgress = null, IProgress<EpochMetrics>? epochProgress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(split);
+        var old = SavedClassifier.Read(mlContext, modelPath, "cannot retrain from it");
+        var spec = old.Featurizer.Spec(modelPath);
+        options = (options ?? new ImageClassifierOptions()) with
+        {
+            Backbone = spec,
+            LabelColumnName = LabelKeyColumn,
+            ImageColumnName = nameof(LabeledImage.ImagePath),
+            ImageFolder = null,
+        };
+        using var featurizer = new ImageFeaturizer(mlContext, spec, old.Featurizer.Graph, options.Featurizer);
+        return TrainWith(mlContext, split, options, featurizer, old, featurizationProgress, epochProgress, cancellationToken);
+    }
+
+    private static TrainingResult<ITransformer> TrainWith(MLContext mlContext, DataSplit split, ImageClassifierOptions options, ImageFeaturizer featurizer,
+        SavedClassifier? warmStart, IProgress<FeaturizationProgress>? featurizationProgress, IProgress<EpochMetrics>? epochProgress, CancellationToken cancellationToken)
+    {
         var (train, keyMapper) = KeyedTrainingData(mlContext, split);
         var keyed = keyMapper.Transform(train);
-        using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
-        var fit = new ImageClassifierEstimator(mlContext, options).FitDetailed(keyed, featurizer, featurizationProgress, epochProgress, cancellationToken);
+        var fit = new ImageClassifierEstimator(mlContext, options) { WarmStart = warmStart }
+            .FitDetailed(keyed, featurizer, featurizationProgress, epochProgress, cancellationToken);
         var toText = mlContext.Transforms.Conversion.MapKeyToValue(PredictedLabelValueColumn, "PredictedLabel").Fit(fit.Model.Transform(keyed));
         var model = new TransformerChain<ITransformer>(keyMapper, fit.Model, toText);
 

@@ -31,6 +31,12 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         _featurizing = new ImageFeaturizingEstimator(mlContext, options.FeatureColumnName, options.ImageColumnName, options.Backbone, options.ImageFolder);
     }
 
+    /// <summary>
+    /// A saved model to start from (retraining): its featurizer graph is run as it is, and its head's weights are where
+    /// training starts for the classes it knows (new classes start from zero).
+    /// </summary>
+    internal Persistence.SavedClassifier? WarmStart { get; init; }
+
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input) => FitDetailed(input).Model;
 
@@ -62,10 +68,11 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         var (features, views) = (featurized.Features, 1);
         if (_options.AugmentedViews > 0)
             (features, rowLabels, views) = WithAugmentedViews(featurizer, sources, featurized, rowLabels, featurizationProgress, cancellationToken);
-        var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views);
+        var initial = WarmStart is { } old ? InitialHead(old, classes, features.Dimensions) : null;
+        var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views, initial);
 
         var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
-            _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice);
+            _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice, graph: WarmStart?.Featurizer.Graph);
         var featurizerModel = featurizing.Fit(input);
         var headSchema = featurizerModel.GetOutputSchema(input.Schema);
         var head = StockSoftmaxLayer.Create(_mlContext, training.Model, headSchema, _options.FeatureColumnName, _options.LabelColumnName);
@@ -78,6 +85,23 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
         };
+    }
+
+    /// <summary>The saved head's weights and biases for the classes it knows, by name; zeros for new classes.</summary>
+    private static SoftmaxLayer InitialHead(Persistence.SavedClassifier old, IReadOnlyList<string> classes, int d)
+    {
+        if (old.Weights[0].Length != d)
+            throw new InvalidDataException($"The saved head takes {old.Weights[0].Length} features, its featurizer gives {d}.");
+        var weights = new float[classes.Count * d];
+        var bias = new float[classes.Count];
+        for (int c = 0; c < classes.Count; c++)
+        {
+            int known = old.Classes.ToList().IndexOf(classes[c]);
+            if (known < 0) continue;
+            old.Weights[known].CopyTo(weights.AsSpan(c * d, d));
+            bias[c] = old.Biases[known];
+        }
+        return new SoftmaxLayer(weights, bias, d);
     }
 
     /// <summary>

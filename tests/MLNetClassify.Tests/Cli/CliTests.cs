@@ -18,6 +18,7 @@ public class CliTests(LogoModelFixture fixture)
     [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
     [InlineData("bench", "--data", "--split", "--limit", "--precision", "--json")]
     [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--json")]
+    [InlineData("retrain", "--model", "--data", "--out", "--split", "--test-fraction", "--seed", "--epochs", "--augment", "--tta", "--cache", "--no-cache", "--json")]
     [InlineData("explain", "--model", "--out", "--class", "--json", "images")]
     [InlineData("export", "--model", "--onnx", "--json")]
     [InlineData("info", "--model", "--json")]

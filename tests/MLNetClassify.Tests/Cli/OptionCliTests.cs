@@ -137,4 +137,20 @@ public class OptionCliTests(LogoModelFixture fixture)
                 Assert.Equal(stock[classes.ToList().IndexOf(top.GetProperty("label").GetString()!)], top.GetProperty("score").GetSingle(), 1e-5);
         }
     }
+
+    [Fact]
+    public void Retrain_WritesANewZip_ThatRecordsWhereItCameFrom()
+    {
+        var output = Path.Combine(TestPaths.NewTempDirectory(), "retrained.zip");
+        var run = LastJson(CliRunner.Run(["retrain", "--model", fixture.ModelPath, "--data", fixture.DataDirectory, "--split", fixture.SplitFile,
+            "--out", output, "--epochs", "20", "--json"]));
+        Assert.True(run.GetProperty("accuracy").GetDouble() >= 0.8, $"accuracy {run.GetProperty("accuracy")}");
+        var info = LastJson(CliRunner.Run(["info", "--model", output, "--json"]));
+        Assert.Equal(Path.GetFullPath(fixture.ModelPath), info.GetProperty("training").GetProperty("retrained_from").GetString());
+        Assert.Equal(ModelFiles.ReadFeaturizerGraph(fixture.ModelPath)!.Graph, ModelFiles.ReadFeaturizerGraph(output)!.Graph);
+
+        var missing = CliRunner.Run(["retrain", "--model", Path.Combine(TestPaths.NewTempDirectory(), "none.zip"), "--data", fixture.DataDirectory, "--out", output]);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("none.zip", missing.Stderr);
+    }
 }
