@@ -18,12 +18,13 @@ public class PublicApiTests
     public void PublicTypes_TheSettledSurfaceAtMostThirty_AndFewAddedSince()
     {
         // Issue 11 settled the surface at most 30 types (PublicAPI.Shipped.txt); later issues add to Unshipped, sparingly:
-        // the serving pool and its result (ImageClassifierPool, ImagePrediction), class activation maps (ClassActivationMap).
+        // the serving pool and its result (ImageClassifierPool, ImagePrediction), class activation maps (ClassActivationMap),
+        // the pooling choice of the accuracy options (FeaturePooling).
         static IEnumerable<string> TypeLines(string file) =>
             File.ReadAllLines(Path.Combine(TestPaths.RepoRoot, "src", "MLNetClassify", file)).Where(l => l.Length > 0 && !l.StartsWith('#') && !l.Contains("->"));
         Assert.InRange(TypeLines("PublicAPI.Shipped.txt").Count(), 1, 30);
         var types = PublicTypes();
-        Assert.True(types.Count <= 33, $"{types.Count} public types:\n{string.Join("\n", types.Select(t => t.FullName))}");
+        Assert.True(types.Count <= 34, $"{types.Count} public types:\n{string.Join("\n", types.Select(t => t.FullName))}");
     }
 
     [Fact]
