@@ -163,16 +163,23 @@ internal static class FeaturizerGraph
         int n = pixels.Length / (3 * size * size);
         using var options = new SessionOptions { IntraOpNumThreads = 1 };
         using var session = new InferenceSession(BuildCore(plain, Output.Pieces, null), options);
-        using var input = OrtValue.CreateTensorValueFromMemory(pixels, [n, 3, size, size]);
         using var runOptions = new RunOptions();
-        using var results = session.Run(runOptions, [InputName], [input], [PieceNames[0], PieceNames[2]]);
-        static double Rms(ReadOnlySpan<float> v)
+        // One image a call: a batch of all of them would hold every activation at once (some 400 MB).
+        double last = 0, mid = 0;
+        long lastCount = 0, midCount = 0;
+        int plane = 3 * size * size;
+        for (int i = 0; i < n; i++)
         {
-            double sum = 0;
-            foreach (var x in v) sum += (double)x * x;
-            return Math.Sqrt(sum / v.Length);
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(pixels, i * plane, plane), [1, 3, size, size]);
+            using var results = session.Run(runOptions, [InputName], [input], [PieceNames[0], PieceNames[2]]);
+            var a = results[0].GetTensorDataAsSpan<float>();
+            var b = results[1].GetTensorDataAsSpan<float>();
+            foreach (var x in a) last += (double)x * x;
+            foreach (var x in b) mid += (double)x * x;
+            lastCount += a.Length;
+            midCount += b.Length;
         }
-        double ratio = Rms(results[0].GetTensorDataAsSpan<float>()) / Math.Max(Rms(results[1].GetTensorDataAsSpan<float>()), 1e-12);
+        double ratio = Math.Sqrt(last / lastCount) / Math.Max(Math.Sqrt(mid / midCount), 1e-12);
         return (float)Math.Max(0.1, Math.Round(ratio, 1));
     })).Value;
 
