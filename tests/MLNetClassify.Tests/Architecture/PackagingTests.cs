@@ -1,0 +1,50 @@
+using System.IO.Compression;
+using System.Text.Json;
+using MLNetClassify.Tests.Cli;
+
+namespace MLNetClassify.Tests.Architecture;
+
+/// <summary>The packages as a new user gets them: sizes, contents, and the installed tool finding its backbone.</summary>
+public class PackagingTests
+{
+    private static readonly Dictionary<string, string> Quiet = new() { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
+
+    private static string Pack(string project, string output)
+    {
+        var run = CliRunner.Process("dotnet", ["pack", Path.Combine(TestPaths.RepoRoot, "src", project), "-c", "Release", "-o", output], TestPaths.RepoRoot, Quiet);
+        Assert.True(run.ExitCode == 0, $"dotnet pack {project}: exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+        return Directory.GetFiles(output, "*.nupkg").Single();
+    }
+
+    [Fact]
+    public void Packages_ToolUnder150MB_OneBackboneCopy_NoMobileRuntimes_LibraryWithoutTheBackbone_AndTheInstalledToolRuns()
+    {
+        var dir = TestPaths.NewTempDirectory();
+        var tool = Pack("MLNetClassify.Cli", Path.Combine(dir, "tool"));
+        var library = Pack("MLNetClassify", Path.Combine(dir, "library"));
+
+        Assert.True(new FileInfo(tool).Length < 150_000_000, $"tool package {new FileInfo(tool).Length / 1e6:F1} MB");
+        using (var zip = ZipFile.OpenRead(tool))
+        {
+            var names = zip.Entries.Select(e => e.FullName).ToList();
+            Assert.Single(names, n => n.EndsWith("ResNet18.onnx", StringComparison.Ordinal));
+            Assert.Contains("tools/net10.0/any/DnnImageModels/ResNet18Onnx/ResNet18.onnx", names);
+            Assert.DoesNotContain(names, n => n.Contains("/ios/") || n.Contains("/android/") || n.EndsWith(".dbg") || n.EndsWith(".dwarf"));
+            Assert.Contains(names, n => n.EndsWith("linux-x64/native/libonnxruntime.so", StringComparison.Ordinal));
+            Assert.Contains(names, n => n.EndsWith("win-x64/native/onnxruntime.dll", StringComparison.Ordinal));
+        }
+        // The library carries no backbone: an app gets it from the ResNet18 package it depends on.
+        Assert.True(new FileInfo(library).Length < 1_000_000, $"library package {new FileInfo(library).Length / 1e6:F2} MB");
+        using (var zip = ZipFile.OpenRead(library))
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.EndsWith(".onnx", StringComparison.Ordinal));
+
+        // Installed as a user would, the tool finds its embedded backbone and trains.
+        var toolPath = Path.Combine(dir, "installed");
+        var install = CliRunner.Process("dotnet", ["tool", "install", "--tool-path", toolPath, "--add-source", Path.GetDirectoryName(tool)!, "MLNetClassify.Cli"], dir, Quiet);
+        Assert.True(install.ExitCode == 0, $"dotnet tool install: {install.Stdout}\n{install.Stderr}");
+        var demo = CliRunner.Process(Path.Combine(toolPath, "mlnet-classify"), ["demo", "--dir", Path.Combine(dir, "demo"), "--images-per-class", "10", "--json"], dir,
+            new Dictionary<string, string>(Quiet) { ["MLNETCLASSIFY_CACHE"] = Path.Combine(dir, "cache") });
+        Assert.True(demo.ExitCode == 0, $"installed tool: exit {demo.ExitCode}\n{demo.Stderr}");
+        Assert.True(JsonDocument.Parse(demo.StdoutLines[^1]).RootElement.TryGetProperty("accuracy", out _));
+    }
+}
