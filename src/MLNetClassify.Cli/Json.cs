@@ -18,6 +18,7 @@ namespace MLNetClassify.Cli;
 [JsonSerializable(typeof(PredictionFiles.Header), TypeInfoPropertyName = "ShardHeader")]
 [JsonSerializable(typeof(ExplainCommand.Line), TypeInfoPropertyName = "ExplainLine")]
 [JsonSerializable(typeof(ExportCommand.Summary), TypeInfoPropertyName = "ExportSummary")]
+[JsonSerializable(typeof(CodegenCommand.Summary), TypeInfoPropertyName = "CodegenSummary")]
 [JsonSerializable(typeof(InfoCommand.Summary), TypeInfoPropertyName = "InfoSummary")]
 [JsonSerializable(typeof(InfoCommand.TrainingRecord), TypeInfoPropertyName = "TrainingRecord")]
 [JsonSerializable(typeof(FeaturizeCommand.Summary), TypeInfoPropertyName = "FeaturizeSummary")]

@@ -12,6 +12,7 @@ root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(ExplainCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(CodegenCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(FeaturizeCommand.Create());
 root.Subcommands.Add(BackbonesCommand.Create());

@@ -19,6 +19,7 @@ public class CliTests(LogoModelFixture fixture)
     [InlineData("bench", "--data", "--split", "--limit", "--precision", "--json")]
     [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--json")]
     [InlineData("retrain", "--model", "--data", "--out", "--split", "--test-fraction", "--seed", "--epochs", "--augment", "--tta", "--cache", "--no-cache", "--json")]
+    [InlineData("codegen", "--model", "--out", "--name", "--web", "--json")]
     [InlineData("explain", "--model", "--out", "--class", "--json", "images")]
     [InlineData("export", "--model", "--onnx", "--json")]
     [InlineData("info", "--model", "--json")]

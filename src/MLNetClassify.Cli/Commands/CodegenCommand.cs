@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
+using Microsoft.ML;
+using MLNetClassify.Cli.Codegen;
+using MLNetClassify.Persistence;
+
+namespace MLNetClassify.Cli.Commands;
+
+/// <summary><c>codegen</c>: Model Builder-style projects that consume a saved model with stock ML.NET.</summary>
+internal static partial class CodegenCommand
+{
+    /// <summary>The JSON line of <c>codegen --json</c>.</summary>
+    internal sealed record Summary(string Console, string? Web, string Name, IReadOnlyList<string> Classes, IReadOnlyList<string> Packages);
+
+    public static Command Create()
+    {
+        var model = CommonOptions.Model("The model zip the projects will use (copied into them).");
+        var output = new Option<string>("--out") { Description = "Folder to write the projects into (NAME/ and, with --web, NAME.Web/).", Required = true };
+        var name = new Option<string?>("--name") { Description = "C# name of the projects, namespace and model class (default: from the model file's name)." };
+        var web = new Option<bool>("--web") { Description = "Also write an ASP.NET Core minimal API project: POST /predict (multipart field 'image'), GET /health." };
+        var json = CommonOptions.Json();
+        var command = new Command("codegen",
+            "Write a .NET console project (and with --web a web API) that scores with the model: ModelInput, ModelOutput, thread-safe Predict and "
+            + "PredictAllLabels over a pool of engines, with stock ML.NET packages only.")
+        {
+            model, output, name, web, json,
+        };
+        Verb.SetAction(command, (result, token) => Run(result.GetValue(model)!, result.GetValue(output)!, result.GetValue(name), result.GetValue(web), result.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(string modelPath, string outputFolder, string? requestedName, bool web, bool json)
+    {
+        var name = requestedName ?? NameFrom(modelPath);
+        if (!Identifier().IsMatch(name))
+            throw new ArgumentException($"--name '{name}' is not a C# identifier (letters, digits and _, not starting with a digit).");
+        var mlContext = new MLContext(1);
+        var model = ModelFiles.Load(mlContext, modelPath); // stock Model.Load: what the generated code will do
+        IReadOnlyList<string> classes;
+        using (model as IDisposable)
+            classes = ModelInfo.Classes(mlContext, model);
+        var graph = ModelFiles.ReadFeaturizerGraph(modelPath);
+        int inputSize = graph?.InputSize ?? 0;
+
+        var console = Write(outputFolder, name, modelPath, new Dictionary<string, string>
+        {
+            [$"{name}.csproj"] = ProjectTemplates.Project(web: false),
+            [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize),
+            ["Program.cs"] = ProjectTemplates.ConsoleProgram(name),
+        });
+        var webFolder = web
+            ? Write(outputFolder, $"{name}.Web", modelPath, new Dictionary<string, string>
+            {
+                [$"{name}.Web.csproj"] = ProjectTemplates.Project(web: true),
+                [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize),
+                ["Program.cs"] = ProjectTemplates.WebProgram(name),
+            })
+            : null;
+        var summary = new Summary(console, webFolder, name, classes, ProjectTemplates.Packages.Select(p => $"{p.Id} {p.Version}").ToList());
+        if (json)
+            Output.JsonLine(summary, CliJson.Default.CodegenSummary);
+        else
+        {
+            Console.WriteLine($"console project: {console}   (dotnet run --project {console} -- IMAGE...)");
+            if (webFolder is not null)
+                Console.WriteLine($"web project:     {webFolder}   (dotnet run --project {webFolder}; POST /predict with a form field 'image')");
+        }
+        return 0;
+    }
+
+    /// <summary>Writes one project into a fresh folder beside its final place, then moves it there: no half-written project is left.</summary>
+    private static string Write(string outputFolder, string project, string modelPath, Dictionary<string, string> files)
+    {
+        var destination = Path.GetFullPath(Path.Combine(outputFolder, project));
+        if (Directory.Exists(destination) || File.Exists(destination))
+            throw new ArgumentException($"{destination} exists already; choose another --out or --name, or remove it.");
+        Directory.CreateDirectory(outputFolder);
+        var staging = destination + $".tmp-{Environment.ProcessId}";
+        Directory.CreateDirectory(staging);
+        try
+        {
+            foreach (var (file, text) in files)
+                File.WriteAllText(Path.Combine(staging, file), text);
+            File.Copy(modelPath, Path.Combine(staging, ProjectTemplates.ModelFile));
+            Directory.Move(staging, destination);
+        }
+        catch
+        {
+            Directory.Delete(staging, recursive: true);
+            throw;
+        }
+        return destination;
+    }
+
+    /// <summary>"logo-model.zip" → "LogoModel"; "Model" when nothing usable is left.</summary>
+    internal static string NameFrom(string modelPath)
+    {
+        var parts = NonWord().Split(Path.GetFileNameWithoutExtension(modelPath)).Where(p => p.Length > 0)
+            .Select(p => char.ToUpperInvariant(p[0]) + p[1..]);
+        var name = string.Concat(parts);
+        return name.Length == 0 || char.IsDigit(name[0]) ? "Model" + name : name;
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex Identifier();
+
+    [GeneratedRegex("[^A-Za-z0-9]+")]
+    private static partial Regex NonWord();
+}
