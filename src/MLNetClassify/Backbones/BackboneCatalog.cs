@@ -7,7 +7,8 @@ public static class BackboneCatalog
     /// The embedded default: ImageNet ResNet18 from NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1
     /// (the graph behind ML.NET's DnnFeaturizeImage). CNTK export, opset 8: input Input247 1×3×224×224 as
     /// BGR 0–255 minus the mean image in the package's ResNetPreprocess.onnx; output Pooling395_Output_0 1×512×1×1.
-    /// The package's build props copy both files to DnnImageModels/ in the output folder. Its weights are stored as
+    /// The package's build props copy both files to DnnImageModels/ in the output folder of a project that references it
+    /// directly (the CLI does; apps that reference MLNetClassify only find them in the NuGet package folder). Its weights are stored as
     /// float16 in the featurizer graph (a 30 MB model zip instead of 60 MB; features within 1.3e-3 relative L2 of
     /// float32 storage on the tested images, docs/speed-and-memory.md); <c>with { Weights = WeightStorage.Float32 }</c>
     /// keeps them bit for bit.

@@ -150,7 +150,8 @@ public sealed record BackboneSpec
     /// <summary>
     /// A relative file found where any host has it: beside the application (an app's bin, the installed tool), beside
     /// MLNetClassify.dll (a host that loads the library from elsewhere: a notebook, a script, a plugin), and for the
-    /// embedded ResNet18 in the NuGet package folder (the package's build props copy it into an app's output; a host
+    /// embedded ResNet18 in the NuGet package folder (the package's build props copy it into the output of an app that
+    /// references the package directly; an app that references MLNetClassify only, or a host
     /// without those props, such as a notebook's <c>#r "nuget: ..."</c>, only has it there). The first that exists;
     /// the application's own path when none does (the error then names it).
     /// </summary>

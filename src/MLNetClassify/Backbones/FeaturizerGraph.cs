@@ -525,7 +525,7 @@ internal static class FeaturizerGraph
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"ONNX file for backbone '{backboneName}' not found: {path}. The embedded ResNet18 ships in NuGet " +
-                "Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1, which copies DnnImageModels/ next to the application; " +
+                "Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1 (reference it in the application's project: it copies DnnImageModels/ next to the application); " +
                 "it is also looked for beside MLNetClassify.dll and in the NuGet package folder ($NUGET_PACKAGES or ~/.nuget/packages).", path);
         try
         {

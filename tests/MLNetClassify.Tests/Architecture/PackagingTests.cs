@@ -4,7 +4,7 @@ using MLNetClassify.Tests.Cli;
 
 namespace MLNetClassify.Tests.Architecture;
 
-/// <summary>The packages as a new user gets them: sizes, contents, and the installed tool finding its backbone.</summary>
+/// <summary>The packages as a new user gets them: sizes, contents, the installed tool finding its backbone, a scoring app without it.</summary>
 public class PackagingTests
 {
     private static readonly Dictionary<string, string> Quiet = new() { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
@@ -17,7 +17,7 @@ public class PackagingTests
     }
 
     [Fact]
-    public void Packages_ToolUnder150MB_OneBackboneCopy_NoMobileRuntimes_LibraryWithoutTheBackbone_AndTheInstalledToolRuns()
+    public void Packages_ToolUnder150MB_OneBackboneCopy_NoMobileRuntimes_LibraryWithoutTheBackbone_TheInstalledToolRuns_AndAScoringAppCarriesNoBackbone()
     {
         var dir = TestPaths.NewTempDirectory();
         var tool = Pack("MLNetClassify.Cli", Path.Combine(dir, "tool"));
@@ -46,5 +46,39 @@ public class PackagingTests
             new Dictionary<string, string>(Quiet) { ["MLNETCLASSIFY_CACHE"] = Path.Combine(dir, "cache") });
         Assert.True(demo.ExitCode == 0, $"installed tool: exit {demo.ExitCode}\n{demo.Stderr}");
         Assert.True(JsonDocument.Parse(demo.StdoutLines[^1]).RootElement.TryGetProperty("accuracy", out _));
+
+        // An app that only scores, referencing the packed library: no backbone files beside it, and it scores the zip.
+        var app = Path.Combine(dir, "scorer");
+        Directory.CreateDirectory(app);
+        var version = Path.GetFileNameWithoutExtension(library)["MLNetClassify.".Length..];
+        File.WriteAllText(Path.Combine(app, "Scorer.csproj"), $$"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <RestoreAdditionalProjectSources>{{Path.GetDirectoryName(library)}}</RestoreAdditionalProjectSources>
+                <NoWarn>NU1603</NoWarn>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="MLNetClassify" Version="{{version}}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using Microsoft.ML;
+            using MLNetClassify;
+            var ml = new MLContext(1);
+            var model = ml.ImageClassification().LoadModel(args[0], out _);
+            using var engine = ml.Model.CreatePredictionEngine<MLNetClassify.Data.LabeledImage, Output>(model);
+            Console.WriteLine(engine.Predict(new MLNetClassify.Data.LabeledImage(args[1], "")).PredictedLabelValue);
+            public sealed class Output { public string PredictedLabelValue { get; set; } = ""; }
+            """);
+        var logo = Directory.GetFiles(Path.Combine(dir, "demo", "logo-vs-other", "logo"))[0];
+        var scored = CliRunner.Process("dotnet", ["run", "--", Path.Combine(dir, "demo", "logo-model.zip"), logo], app, Quiet);
+        Assert.True(scored.ExitCode == 0, $"scoring app: exit {scored.ExitCode}\n{scored.Stdout}\n{scored.Stderr}");
+        Assert.Contains(scored.StdoutLines[^1], new[] { "logo", "other" });
+        Assert.False(Directory.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "DnnImageModels")), "the scoring app's output carries the backbone files");
     }
 }
