@@ -49,14 +49,58 @@ internal static class TrainCommand
         double FeaturizeImagesPerS, int CacheHits, string Device, int InputSize, string Backbone, string Weights, string Precision, int BestEpoch,
         double Seconds, string Model) : Reports.ReportKeys;
 
+    /// <summary>The options <c>train</c> and <c>retrain</c> share, and how they fill <see cref="Settings"/>.</summary>
+    private sealed class SharedOptions
+    {
+        private readonly Option<string> _data = CommonOptions.Data();
+        private readonly Option<string?> _split = CommonOptions.Split();
+        private readonly Option<double> _testFraction = CommonOptions.TestFraction();
+        private readonly Option<int> _seed = CommonOptions.Seed("Seed for the split and the head's training.");
+        private readonly Option<int?> _epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." }.AtLeast(1);
+        private readonly Option<int> _augment = new Option<int>("--augment")
+        {
+            Description = "Augmented views per training image besides the image: 0 none, 1 its mirror image, K > 1 the mirror and K − 1 random resized crops "
+                + $"(each one more backbone pass over the training images, cached; scoring unchanged). Default {ImageClassifierOptions.DefaultAugmentedViews}, chosen on validation folds of the training rows.",
+            DefaultValueFactory = _ => ImageClassifierOptions.DefaultAugmentedViews,
+        }.AtLeast(0).AtMost(16);
+        private readonly Option<int> _tta = CommonOptions.Tta();
+        private readonly Option<string?> _cache = CommonOptions.Cache();
+        private readonly Option<bool> _noCache = CommonOptions.NoCache();
+        private readonly Option<bool> _allowEmpty = new("--allow-empty-classes")
+        {
+            Description = "Train even when a label has no readable training image (the model then knows it but never predicts it); by default an error naming it.",
+        };
+        private readonly Option<bool> _allowOutside = CommonOptions.AllowOutsidePaths();
+        private readonly Option<bool> _json = CommonOptions.Json();
+        private readonly Option<ExecutionDevice> _device = CommonOptions.Device();
+        private readonly Option<bool> _requireDevice = CommonOptions.RequireDevice();
+
+        public IEnumerable<Option> All =>
+            [_data, _split, _testFraction, _seed, _epochs, _augment, _tta, _cache, _noCache, _device, _requireDevice, _allowEmpty, _allowOutside, _json];
+
+        public Settings Read(ParseResult result, string model) => new()
+        {
+            Data = result.GetValue(_data)!,
+            Model = model,
+            Split = result.GetValue(_split),
+            TestFraction = result.GetValue(_testFraction),
+            Seed = result.GetValue(_seed),
+            Epochs = result.GetValue(_epochs),
+            Json = result.GetValue(_json),
+            AllowEmptyClasses = result.GetValue(_allowEmpty),
+            AllowOutsidePaths = result.GetValue(_allowOutside),
+            Device = result.GetValue(_device),
+            RequireDevice = result.GetValue(_requireDevice),
+            Cache = CommonOptions.CacheFolder(result.GetValue(_cache), result.GetValue(_noCache)),
+            Augment = result.GetValue(_augment),
+            Tta = result.GetValue(_tta),
+        };
+    }
+
     public static Command Create()
     {
-        var data = CommonOptions.Data();
+        var shared = new SharedOptions();
         var model = CommonOptions.Model("Where to write the model zip (written atomically).");
-        var split = CommonOptions.Split();
-        var testFraction = CommonOptions.TestFraction();
-        var seed = CommonOptions.Seed("Seed for the split and the head's training.");
-        var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." }.AtLeast(1);
         var inputSize = CommonOptions.InputSize(
             "Side S of the S×S images fed to the backbone (default: the backbone's own, 224 for ResNet18; 64 and up works for it, as it runs fully convolutionally and pools globally).");
         var backbone = BackbonesCommand.BackboneOption();
@@ -64,13 +108,6 @@ internal static class TrainCommand
         var weights = CommonOptions.Weights(
             "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.");
         var precision = CommonOptions.Precision();
-        var cache = CommonOptions.Cache();
-        var noCache = CommonOptions.NoCache();
-        var allowEmpty = new Option<bool>("--allow-empty-classes")
-        {
-            Description = "Train even when a label has no readable training image (the model then knows it but never predicts it); by default an error naming it.",
-        };
-        var allowOutside = CommonOptions.AllowOutsidePaths();
         var report = CommonOptions.Report();
         var features = new Option<FeaturePooling>("--features")
         {
@@ -79,50 +116,43 @@ internal static class TrainCommand
                 + "backbone's time). docs/accuracy.md has what each gained on validation folds and on test.",
             DefaultValueFactory = _ => FeaturePooling.Average,
         };
-        var augment = new Option<int>("--augment")
-        {
-            Description = $"Augmented views per training image besides the image: 0 none, 1 its mirror image, K > 1 the mirror and K − 1 random resized crops "
-                + $"(each one more backbone pass over the training images, cached; scoring unchanged). Default {ImageClassifierOptions.DefaultAugmentedViews}, chosen on validation folds of the training rows.",
-            DefaultValueFactory = _ => ImageClassifierOptions.DefaultAugmentedViews,
-        }.AtLeast(0).AtMost(16);
-        var tta = CommonOptions.Tta();
         var labelSmoothing = new Option<float>("--label-smoothing")
         {
             Description = "Train the head towards 1 − ε on the true class and ε spread over all classes (default 0: it lost on validation folds, docs/accuracy.md).",
         };
-        var json = CommonOptions.Json();
-        var device = CommonOptions.Device();
-        var requireDevice = CommonOptions.RequireDevice();
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            data, model, split, testFraction, seed, epochs, backbone, featureNode, inputSize, features, augment, tta, labelSmoothing, weights, precision, cache, noCache,
-            device, requireDevice, allowEmpty, allowOutside, report, json,
+            model, backbone, featureNode, inputSize, features, labelSmoothing, weights, precision, report,
         };
-        Verb.SetAction(command, (result, token) => Run(new Settings
+        foreach (var option in shared.All) command.Options.Add(option);
+        Verb.SetAction(command, (result, token) => Run(shared.Read(result, result.GetValue(model)!) with
         {
-            Data = result.GetValue(data)!,
-            Model = result.GetValue(model)!,
-            Split = result.GetValue(split),
-            TestFraction = result.GetValue(testFraction),
-            Seed = result.GetValue(seed),
-            Epochs = result.GetValue(epochs),
-            Json = result.GetValue(json),
-            AllowEmptyClasses = result.GetValue(allowEmpty),
-            AllowOutsidePaths = result.GetValue(allowOutside),
             Report = result.GetValue(report),
-            Device = result.GetValue(device),
-            RequireDevice = result.GetValue(requireDevice),
             InputSize = result.GetValue(inputSize),
             Weights = result.GetValue(weights),
-            Cache = CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
             Backbone = result.GetValue(backbone)!,
             FeatureNode = result.GetValue(featureNode),
             Precision = result.GetValue(precision),
             Features = result.GetValue(features),
-            Augment = result.GetValue(augment),
-            Tta = result.GetValue(tta),
             LabelSmoothing = result.GetValue(labelSmoothing),
         }, token));
+        return command;
+    }
+
+    /// <summary><c>retrain</c>: a saved model plus (more) images → a new model zip, warm-started from the old head.</summary>
+    public static Command CreateRetrain()
+    {
+        var shared = new SharedOptions();
+        var from = CommonOptions.Model("The saved model zip to start from: its featurizer graph (backbone, size, pooling, weights) is kept, its head is the start.");
+        var output = new Option<string>("--out") { Description = "Where to write the new model zip (written atomically).", Required = true };
+        var command = new Command("retrain",
+            "Retrain a saved model with more images and possibly new classes: features cached for its graph are reused, the head starts from the "
+            + "saved weights (new classes from zero) and early stopping decides as in train. Classes the new images lack are left out, with a warning.")
+        {
+            from, output,
+        };
+        foreach (var option in shared.All) command.Options.Add(option);
+        Verb.SetAction(command, (result, token) => Run(shared.Read(result, result.GetValue(output)!) with { From = result.GetValue(from)! }, token));
         return command;
     }
 
@@ -141,56 +171,6 @@ internal static class TrainCommand
         {
         }
         return ("unknown", "unknown");
-    }
-
-    /// <summary><c>retrain</c>: a saved model plus (more) images → a new model zip, warm-started from the old head.</summary>
-    public static Command CreateRetrain()
-    {
-        var from = CommonOptions.Model("The saved model zip to start from: its featurizer graph (backbone, size, pooling, weights) is kept, its head is the start.");
-        var output = new Option<string>("--out") { Description = "Where to write the new model zip (written atomically).", Required = true };
-        var data = CommonOptions.Data();
-        var split = CommonOptions.Split();
-        var testFraction = CommonOptions.TestFraction();
-        var seed = CommonOptions.Seed("Seed for the split and the head's training.");
-        var epochs = new Option<int?>("--epochs") { Description = "Most epochs for the softmax head (default 100, early stopping on)." }.AtLeast(1);
-        var augment = new Option<int>("--augment")
-        {
-            Description = "Augmented views per training image besides the image (as train --augment).",
-            DefaultValueFactory = _ => ImageClassifierOptions.DefaultAugmentedViews,
-        }.AtLeast(0).AtMost(16);
-        var tta = CommonOptions.Tta();
-        var cache = CommonOptions.Cache();
-        var noCache = CommonOptions.NoCache();
-        var allowEmpty = new Option<bool>("--allow-empty-classes") { Description = "Train even when a label has no readable training image." };
-        var allowOutside = CommonOptions.AllowOutsidePaths();
-        var json = CommonOptions.Json();
-        var device = CommonOptions.Device();
-        var requireDevice = CommonOptions.RequireDevice();
-        var command = new Command("retrain",
-            "Retrain a saved model with more images and possibly new classes: features cached for its graph are reused, the head starts from the "
-            + "saved weights (new classes from zero) and early stopping decides as in train. Classes the new images lack are left out, with a warning.")
-        {
-            from, data, output, split, testFraction, seed, epochs, augment, tta, cache, noCache, device, requireDevice, allowEmpty, allowOutside, json,
-        };
-        Verb.SetAction(command, (result, token) => Run(new Settings
-        {
-            From = result.GetValue(from)!,
-            Data = result.GetValue(data)!,
-            Model = result.GetValue(output)!,
-            Split = result.GetValue(split),
-            TestFraction = result.GetValue(testFraction),
-            Seed = result.GetValue(seed),
-            Epochs = result.GetValue(epochs),
-            Json = result.GetValue(json),
-            AllowEmptyClasses = result.GetValue(allowEmpty),
-            AllowOutsidePaths = result.GetValue(allowOutside),
-            Device = result.GetValue(device),
-            RequireDevice = result.GetValue(requireDevice),
-            Cache = CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
-            Augment = result.GetValue(augment),
-            Tta = result.GetValue(tta),
-        }, token));
-        return command;
     }
 
     internal static int Run(Settings args, CancellationToken token)
