@@ -149,6 +149,15 @@ public class OptionCliTests(LogoModelFixture fixture)
         Assert.Equal(Path.GetFullPath(fixture.ModelPath), info.GetProperty("training").GetProperty("retrained_from").GetString());
         Assert.Equal(ModelFiles.ReadFeaturizerGraph(fixture.ModelPath)!.Graph, ModelFiles.ReadFeaturizerGraph(output)!.Graph);
 
+        // Other classes entirely: the old ones are named as left out, the new ones as starting from zero.
+        var colours = Path.Combine(TestPaths.NewTempDirectory(), "colours");
+        ColourImages.Folder(colours, 6, seed: 4, size: 48);
+        var swapped = CliRunner.Run(["retrain", "--model", fixture.ModelPath, "--data", colours, "--out", Path.Combine(TestPaths.NewTempDirectory(), "c.zip"), "--epochs", "5"]);
+        Assert.True(swapped.ExitCode == 0, swapped.Stderr);
+        Assert.Contains("class 'logo' of the old model has no training image here", swapped.Stderr);
+        Assert.Contains("class 'other' of the old model has no training image here", swapped.Stderr);
+        Assert.Contains("new classes (their weights start from zero): blue, green, red", swapped.Stderr);
+
         var missing = CliRunner.Run(["retrain", "--model", Path.Combine(TestPaths.NewTempDirectory(), "none.zip"), "--data", fixture.DataDirectory, "--out", output]);
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("none.zip", missing.Stderr);
