@@ -200,7 +200,7 @@ internal static class TrainCommand
             ? old.Spec(args.From!)
             : BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features };
         if (old is null)
-            Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {args.Features.ToString().ToLowerInvariant()} pooling of {backbone.FeatureMapNode ?? backbone.FeatureNode}"
+            Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {(args.Features == FeaturePooling.Average ? $"{backbone.Channels} features from" : $"{args.Features.ToString().ToLowerInvariant()} pooling of")} {backbone.FeatureMapNode ?? backbone.FeatureNode}"
                 + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
         var options = new ImageClassifierOptions
         {
