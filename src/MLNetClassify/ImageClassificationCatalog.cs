@@ -142,6 +142,21 @@ public sealed class ImageClassificationCatalog
     public void SaveModel(ITransformer model, DataViewSchema inputSchema, string path) => ModelFiles.Save(_mlContext, model, inputSchema, path);
 
     /// <summary>
+    /// Saves what scoring needs, atomically: a workflow model (<c>ClassifierWorkflow.Train</c>, the CLI's zips) without its
+    /// leading label → key mapping, so that the saved model's input is the image column alone and an app's input class
+    /// needs no <c>Label</c>. Stock <c>mlContext.Model.Load</c> reads it; it scores exactly as the whole model. Evaluation
+    /// with ML.NET's evaluator needs the whole model (its <c>LabelKey</c> column). Other models are saved as they are.
+    /// </summary>
+    /// <param name="model">The fitted or loaded model.</param>
+    /// <param name="inputSchema">Its input schema (from training, or from <see cref="LoadModel"/>).</param>
+    /// <param name="path">The zip to write.</param>
+    public void SaveScoringModel(ITransformer model, DataViewSchema inputSchema, string path)
+    {
+        var (scoring, schema) = ModelFiles.ScoringOnly(model, inputSchema);
+        ModelFiles.Save(_mlContext, scoring, schema, path);
+    }
+
+    /// <summary>
     /// Loads a model zip with stock <c>mlContext.Model.Load</c> (so any MLNetClassify zip also loads without this
     /// library), with errors that name the file; with <paramref name="warmUp"/>, scores a few generated images so the
     /// first real prediction does not pay ONNX Runtime's first-run costs.

@@ -37,22 +37,33 @@ internal static partial class CodegenCommand
         var mlContext = new MLContext(1);
         var model = ModelFiles.Load(mlContext, modelPath); // stock Model.Load: what the generated code will do
         IReadOnlyList<string> classes;
+        byte[] scoringZip;
+        bool needsLabel;
         using (model as IDisposable)
+        {
             classes = ModelInfo.Classes(mlContext, model);
+            // The projects get the scoring steps only: their ModelInput is the image path alone.
+            mlContext.Model.Load(modelPath, out var inputSchema);
+            var (scoring, schema) = ModelFiles.ScoringOnly(model, inputSchema);
+            needsLabel = schema.GetColumnOrNull("Label") is not null;
+            using var buffer = new MemoryStream();
+            mlContext.Model.Save(scoring, schema, buffer);
+            scoringZip = buffer.ToArray();
+        }
         var graph = ModelFiles.ReadFeaturizerGraph(modelPath);
         int inputSize = graph?.InputSize ?? 0;
 
-        var console = Write(outputFolder, name, modelPath, new Dictionary<string, string>
+        var console = Write(outputFolder, name, scoringZip, new Dictionary<string, string>
         {
             [$"{name}.csproj"] = ProjectTemplates.Project(web: false),
-            [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize),
+            [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize, needsLabel),
             ["Program.cs"] = ProjectTemplates.ConsoleProgram(name),
         });
         var webFolder = web
-            ? Write(outputFolder, $"{name}.Web", modelPath, new Dictionary<string, string>
+            ? Write(outputFolder, $"{name}.Web", scoringZip, new Dictionary<string, string>
             {
                 [$"{name}.Web.csproj"] = ProjectTemplates.Project(web: true),
-                [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize),
+                [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize, needsLabel),
                 ["Program.cs"] = ProjectTemplates.WebProgram(name),
             })
             : null;
@@ -69,7 +80,7 @@ internal static partial class CodegenCommand
     }
 
     /// <summary>Writes one project into a fresh folder beside its final place, then moves it there: no half-written project is left.</summary>
-    private static string Write(string outputFolder, string project, string modelPath, Dictionary<string, string> files)
+    private static string Write(string outputFolder, string project, byte[] modelZip, Dictionary<string, string> files)
     {
         var destination = Path.GetFullPath(Path.Combine(outputFolder, project));
         if (Directory.Exists(destination) || File.Exists(destination))
@@ -81,7 +92,7 @@ internal static partial class CodegenCommand
         {
             foreach (var (file, text) in files)
                 File.WriteAllText(Path.Combine(staging, file), text);
-            File.Copy(modelPath, Path.Combine(staging, ProjectTemplates.ModelFile));
+            File.WriteAllBytes(Path.Combine(staging, ProjectTemplates.ModelFile), modelZip);
             Directory.Move(staging, destination);
         }
         catch

@@ -13,6 +13,25 @@ internal static class ModelFiles
     public const string TrainingRecordEntry = "MLNetClassify/training.json";
 
     /// <summary>
+    /// The steps of <paramref name="model"/> that scoring needs, and their input schema: a workflow model's leading
+    /// label → key mapping (which training and evaluation need, and which makes scoring ask for a Label column) left
+    /// out, so the input is the image column alone. A model without such a step is returned as it is.
+    /// </summary>
+    public static (ITransformer Model, DataViewSchema InputSchema) ScoringOnly(ITransformer model, DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        if (model is not Microsoft.ML.Data.TransformerChain<ITransformer> chain
+            || chain.FirstOrDefault() is not Microsoft.ML.Transforms.ValueToKeyMappingTransformer
+            || inputSchema.GetColumnOrNull(nameof(Data.LabeledImage.Label)) is null)
+            return (model, inputSchema);
+        var builder = new DataViewSchema.Builder();
+        foreach (var column in inputSchema.Where(c => c.Name != nameof(Data.LabeledImage.Label)))
+            builder.AddColumn(column.Name, column.Type, column.Annotations);
+        return (new Microsoft.ML.Data.TransformerChain<ITransformer>(chain.Skip(1).ToArray()), builder.ToSchema());
+    }
+
+    /// <summary>
     /// Saves with <c>mlContext.Model.Save</c> to a temporary file, then renames it over <paramref name="path"/>; with
     /// <paramref name="trainingRecord"/> (JSON), also a <see cref="TrainingRecordEntry"/> entry in the zip.
     /// </summary>

@@ -31,6 +31,10 @@ public class CodegenTests(LogoModelFixture fixture)
         // Stock packages only: nothing of MLNetClassify in either project.
         foreach (var project in new[] { Path.Combine(console, "Logo.csproj"), Path.Combine(web, "Logo.Web.csproj") })
             Assert.DoesNotContain("MLNetClassify", File.ReadAllText(project));
+        // The projects get the scoring steps: their input is the image path alone.
+        Assert.DoesNotContain("Label { get; set; }", File.ReadAllText(Path.Combine(console, "Logo.consumption.cs")));
+        new Microsoft.ML.MLContext(1).Model.Load(Path.Combine(console, "model.zip"), out var inputSchema);
+        Assert.Equal(["ImagePath"], inputSchema.Select(c => c.Name));
 
         Build(console);
         var images = fixture.Split.Test.Take(4).Select(i => i.ImagePath).ToList();
