@@ -21,7 +21,7 @@ public class CliTests(LogoModelFixture fixture)
     [InlineData("retrain", "--model", "--data", "--out", "--split", "--test-fraction", "--seed", "--epochs", "--augment", "--tta", "--cache", "--no-cache", "--json")]
     [InlineData("codegen", "--model", "--out", "--name", "--web", "--json")]
     [InlineData("explain", "--model", "--out", "--class", "--json", "images")]
-    [InlineData("export", "--model", "--onnx", "--json")]
+    [InlineData("export", "--model", "--onnx", "--scoring-zip", "--json")]
     [InlineData("info", "--model", "--json")]
     [InlineData("evaluate", "--model", "--data", "--split", "--allow-outside-paths", "--report", "--device", "--require-device", "--cache", "--no-cache", "--row-by-row", "--tta", "--json")]
     [InlineData("predict", "--model", "--top", "--shard", "--out", "--merge", "--device", "--require-device", "--json", "paths")]

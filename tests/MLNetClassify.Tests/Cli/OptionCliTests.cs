@@ -162,4 +162,18 @@ public class OptionCliTests(LogoModelFixture fixture)
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("none.zip", missing.Stderr);
     }
+
+    [Fact]
+    public void Export_ScoringZip_HasTheImagePathAsItsOnlyInput()
+    {
+        var output = Path.Combine(TestPaths.NewTempDirectory(), "scoring.zip");
+        var run = LastJson(CliRunner.Run(["export", "--model", fixture.ModelPath, "--scoring-zip", output, "--json"]));
+        Assert.Equal(Path.GetFullPath(output), run.GetProperty("scoring_zip").GetString());
+        new Microsoft.ML.MLContext(1).Model.Load(output, out var schema);
+        Assert.Equal(["ImagePath"], schema.Select(c => c.Name));
+
+        var neither = CliRunner.Run(["export", "--model", fixture.ModelPath]);
+        Assert.Equal(2, neither.ExitCode);
+        Assert.Contains("--scoring-zip", neither.Stderr);
+    }
 }
