@@ -22,9 +22,9 @@ if (args.Length >= 4 && args[0] == "acclab" && args[1] == "featurize")
 //   ... -- acclab heads WORK SET1,SET2 "CONFIG" "CONFIG"...
 if (args.Length >= 5 && args[0] == "acclab" && args[1] == "heads")
     return MLNetClassify.Benchmarks.AccuracyLab.Heads(args[2], args[3].Split(','), args[4..]);
-// Warm-start retraining against fresh training: ... -- retrainlab DATA_ROOT SET WORK
-if (args.Length == 4 && args[0] == "retrainlab")
-    return MLNetClassify.Benchmarks.RetrainLab.Run(args[1], args[2], args[3]);
+// Warm-start retraining against fresh training: ... -- retrainlab DATA_ROOT SET WORK [lr=X|patience=N|l2=X ...]
+if (args.Length >= 4 && args[0] == "retrainlab")
+    return MLNetClassify.Benchmarks.RetrainLab.Run(args[1], args[2], args[3], args[4..]);
 if (args.Length == 1 && args[0] == "calibration-rms")
     return MLNetClassify.Benchmarks.AccuracyLab.CalibrationRms();
 if (args.Length == 1 && args[0] == "nodes")

@@ -18,7 +18,7 @@ internal static class RetrainLab
         public string PredictedLabelValue { get; set; } = "";
     }
 
-    public static int Run(string dataRoot, string set, string work)
+    public static int Run(string dataRoot, string set, string work, string[] variants)
     {
         var split = DataSplit.ReadFile(Path.Combine(dataRoot, "splits", set + ".tsv"), Path.Combine(dataRoot, set));
         var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") } };
@@ -35,6 +35,21 @@ internal static class RetrainLab
         var oldAcc = PerClass(oldA.Model, without.Test);
         var (newA, newASeconds) = Timed(() => ClassifierWorkflow.Retrain(new MLContext(1), oldA.Path, split, options));
         var newAcc = PerClass(newA.Model, split.Test);
+        foreach (var v in variants)
+        {
+            // "lr=0.0003", "patience=20", "l2=0.03": the retrain's head options only.
+            var kv = v.Split('=');
+            var head = kv[0] switch
+            {
+                "lr" => options.Head with { LearningRate = float.Parse(kv[1]) },
+                "patience" => options.Head with { EarlyStoppingPatience = int.Parse(kv[1]) },
+                "l2" => options.Head with { L2 = float.Parse(kv[1]) },
+                _ => throw new ArgumentException(v),
+            };
+            var (alt, altSeconds) = Timed(() => ClassifierWorkflow.Retrain(new MLContext(1), oldA.Path, split, options with { Head = head }));
+            var altAcc = PerClass(alt.Model, split.Test);
+            Console.WriteLine($"variant {v}: new class {altAcc.Of(heldOut):F3}, old classes {altAcc.Old(heldOut):F3}, all {alt.Test!.Accuracy:F3}, epochs {alt.BestEpoch}, {altSeconds:F1} s");
+        }
         Console.WriteLine("| model | accuracy on the new class | on the old classes | all test | epochs (best) | s from cached features |");
         Console.WriteLine("|---|---|---|---|---|---|");
         Console.WriteLine($"| old (without {heldOut}) | – | {oldAcc.Old(heldOut):F3} | – | {oldA.Result.BestEpoch} | – |");
