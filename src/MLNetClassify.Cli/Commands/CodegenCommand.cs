@@ -35,7 +35,7 @@ internal static partial class CodegenCommand
         if (!Identifier().IsMatch(name))
             throw new ArgumentException($"--name '{name}' is not a C# identifier (letters, digits and _, not starting with a digit).");
         var mlContext = new MLContext(1);
-        var model = ModelFiles.Load(mlContext, modelPath); // stock Model.Load: what the generated code will do
+        var model = ModelFiles.Load(mlContext, modelPath, out var inputSchema); // stock Model.Load: what the generated code will do
         IReadOnlyList<string> classes;
         byte[] scoringZip;
         bool needsLabel;
@@ -43,7 +43,6 @@ internal static partial class CodegenCommand
         {
             classes = ModelInfo.Classes(mlContext, model);
             // The projects get the scoring steps only: their ModelInput is the image path alone.
-            mlContext.Model.Load(modelPath, out var inputSchema);
             var (scoring, schema) = ModelFiles.ScoringOnly(model, inputSchema);
             needsLabel = schema.GetColumnOrNull("Label") is not null;
             using var buffer = new MemoryStream();

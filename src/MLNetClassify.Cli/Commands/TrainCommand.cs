@@ -186,14 +186,14 @@ internal static class TrainCommand
         var head = new SoftmaxHeadOptions { Seed = args.Seed, LabelSmoothing = args.LabelSmoothing };
         if (args.Epochs is { } n) head = head with { Epochs = n };
         SavedFeaturizer? old = null;
+        SavedClassifier? saved = null;
         IReadOnlyList<string> oldClasses = [];
         if (args.From is { } from)
         {
-            old = ModelFiles.ReadFeaturizerGraph(from)
-                ?? throw new InvalidDataException($"{from} holds no MLNetClassify featurizer graph: it cannot be retrained here (train a new model instead).");
-            var oldModel = ModelFiles.Load(mlContext, from);
-            using (oldModel as IDisposable)
-                oldClasses = Persistence.ModelInfo.Classes(mlContext, oldModel);
+            // Read once: the graph and head it starts from, and the class names the warnings below compare.
+            saved = ClassifierWorkflow.ReadForRetraining(mlContext, from);
+            old = saved.Featurizer;
+            oldClasses = saved.Classes;
             Output.Step($"retraining {Path.GetFullPath(from)}: {old.BackboneName}, {old.InputSize}×{old.InputSize}, {old.Channels} features; classes {string.Join(", ", oldClasses)}");
         }
         var backbone = old is not null
@@ -214,7 +214,7 @@ internal static class TrainCommand
         };
         var trained = Output.WithProgress("featurizing", (images, epochs) => args.From is null
             ? ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token)
-            : ClassifierWorkflow.Retrain(mlContext, args.From, split, options, images, epochs, token));
+            : ClassifierWorkflow.Retrain(mlContext, saved!, args.From, split, options, images, epochs, token));
         if (args.From is not null)
         {
             foreach (var dropped in oldClasses.Except(trained.Classes))

@@ -39,7 +39,7 @@ public sealed partial class ImageFeaturizer
         var misses = Enumerable.Range(0, images.Count).Where(i => !hit[i]).ToArray();
         var fresh = misses.Length == 0
             ? new FeaturizationResult(new FeatureMatrix([], 0, d), [], [], TimeSpan.Zero) // all cached: no decoders, no ORT call
-            : FeaturizeAll(misses.Select(i => images[i]).ToList(), progress, cancellationToken);
+            : FeaturizeAll(misses.Select(i => images[i]).ToList(), progress, cancellationToken, misses.Select(i => keys[i]).ToList());
         var ok = (bool[])hit.Clone();
         for (int row = 0; row < fresh.Features.Rows; row++)
         {

@@ -185,19 +185,26 @@ public sealed partial class ImageFeaturizer : IDisposable
 
     private (int Index, int Seed) _view;
 
-    /// <summary>The view to apply to image <paramref name="index"/> of the current call; identity when none.</summary>
-    private PlaneView ViewOf(ImageSource image, int index)
+    /// <summary>
+    /// The view to apply to image <paramref name="index"/> of the current call; identity when none. A crop is drawn from
+    /// the file's content hash (<paramref name="contentKey"/> when the cache already computed it, else hashed here).
+    /// </summary>
+    private PlaneView ViewOf(ImageSource image, int index, string? contentKey)
     {
         var (view, seed) = _view;
         if (view == 0) return PlaneView.Identity;
         if (view == 1) return PlaneView.Flipped;
-        ulong key = image.Path is { } path && File.Exists(path)
-            ? Convert.ToUInt64(ContentHash.Of(path)[..16], 16)
-            : (ulong)index;
+        contentKey ??= image.Path is { } path && File.Exists(path) ? ContentHash.Of(path) : null;
+        ulong key = contentKey is null ? (ulong)index : Convert.ToUInt64(contentKey[..16], 16);
         return PlaneView.Random(seed, key, view);
     }
 
-    private FeaturizationResult FeaturizeAll(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress, CancellationToken cancellationToken)
+    /// <param name="images">The images, in order.</param>
+    /// <param name="progress">Receives progress; may be null.</param>
+    /// <param name="cancellationToken">Stops the run.</param>
+    /// <param name="contentKeys">The images' content hashes where the caller has them (the cache path), so no file is hashed twice.</param>
+    private FeaturizationResult FeaturizeAll(IReadOnlyList<ImageSource> images, IProgress<FeaturizationProgress>? progress, CancellationToken cancellationToken,
+        IReadOnlyList<string?>? contentKeys = null)
     {
         var clock = Stopwatch.StartNew();
         int d = Dimensions;
@@ -209,7 +216,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         var free = new Stack<float[]>();
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var producer = Task.Run(() => Produce(images, readers, channel.Writer, free, cts.Token), cts.Token);
+        var producer = Task.Run(() => Produce(images, contentKeys, readers, channel.Writer, free, cts.Token), cts.Token);
         int done = 0;
         try
         {
@@ -236,7 +243,8 @@ public sealed partial class ImageFeaturizer : IDisposable
         return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed);
     }
 
-    private void Produce(IReadOnlyList<ImageSource> images, PixelReaders readers, ChannelWriter<Batch> writer, Stack<float[]> free, CancellationToken token)
+    private void Produce(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, ChannelWriter<Batch> writer,
+        Stack<float[]> free, CancellationToken token)
     {
         var parallel = new ParallelOptions
         {
@@ -257,11 +265,13 @@ public sealed partial class ImageFeaturizer : IDisposable
                     var error = readers.TryRead(images[start + slot], pixels);
                     if (error is null)
                     {
-                        var view = ViewOf(images[start + slot], start + slot);
+                        var view = ViewOf(images[start + slot], start + slot, contentKeys?[start + slot]);
                         if (view != PlaneView.Identity)
                         {
-                            var original = pixels.ToArray();
-                            view.Apply(original, pixels, _backbone.ResizeSize);
+                            var original = System.Buffers.ArrayPool<float>.Shared.Rent(pixels.Length);
+                            pixels.CopyTo(original);
+                            view.Apply(original.AsSpan(0, pixels.Length), pixels, _backbone.ResizeSize);
+                            System.Buffers.ArrayPool<float>.Shared.Return(original);
                         }
                         batch.Ok[slot] = true;
                     }

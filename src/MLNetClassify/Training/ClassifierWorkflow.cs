@@ -68,7 +68,16 @@ public static partial class ClassifierWorkflow
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(split);
-        var old = SavedClassifier.Read(mlContext, modelPath, "cannot retrain from it");
+        return Retrain(mlContext, ReadForRetraining(mlContext, modelPath), modelPath, split, options, featurizationProgress, epochProgress, cancellationToken);
+    }
+
+    /// <summary>The saved model's featurizer graph and head, as <see cref="Retrain(MLContext, string, DataSplit, ImageClassifierOptions?, IProgress{FeaturizationProgress}?, IProgress{EpochMetrics}?, CancellationToken)"/> starts from.</summary>
+    internal static SavedClassifier ReadForRetraining(MLContext mlContext, string modelPath) => SavedClassifier.Read(mlContext, modelPath, "cannot retrain from it");
+
+    /// <summary>Retrains from a saved model already read (the CLI reads it once, to name its classes too).</summary>
+    internal static TrainingResult<ITransformer> Retrain(MLContext mlContext, SavedClassifier old, string modelPath, DataSplit split, ImageClassifierOptions? options,
+        IProgress<FeaturizationProgress>? featurizationProgress, IProgress<EpochMetrics>? epochProgress, CancellationToken cancellationToken)
+    {
         var spec = old.Featurizer.Spec(modelPath);
         options = (options ?? new ImageClassifierOptions()) with
         {
