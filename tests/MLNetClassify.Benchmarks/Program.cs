@@ -25,6 +25,19 @@ if (args.Length >= 5 && args[0] == "acclab" && args[1] == "heads")
 // Warm-start retraining against fresh training: ... -- retrainlab DATA_ROOT SET WORK [lr=X|patience=N|l2=X ...]
 if (args.Length >= 4 && args[0] == "retrainlab")
     return MLNetClassify.Benchmarks.RetrainLab.Run(args[1], args[2], args[3], args[4..]);
+// Where a photo's decoding time goes, stage by stage: ... -- decodelab DIR [SIZE=224]
+if (args.Length >= 2 && args[0] == "decodelab")
+    return MLNetClassify.Benchmarks.DecodeLab.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 224);
+if (args.Length == 3 && args[0] == "latencylab")
+    return MLNetClassify.Benchmarks.LatencyLab.Run(args[1], args[2]);
+// Raw ONNX Runtime throughput: intra-op threads against one caller per core: ... -- ortthreads [int8] [BATCH] [SECONDS]
+if (args.Length >= 1 && args[0] == "ortthreads")
+    return MLNetClassify.Benchmarks.OrtThreadingLab.Run(args.Contains("int8"), args.Skip(1).Where(a => a != "int8").Select(int.Parse).FirstOrDefault(8),
+        args.Skip(1).Where(a => a != "int8").Select(double.Parse).Skip(1).FirstOrDefault(8));
+if (args.Length >= 4 && args[0] == "retrainb")
+    return MLNetClassify.Benchmarks.RetrainB.Run(args[1], args[2], args[3], args.Contains("valid"));
+if (args.Length == 4 && args[0] == "retraintime")
+    return MLNetClassify.Benchmarks.RetrainTime.Run(args[1], args[2], args[3]);
 if (args.Length == 1 && args[0] == "calibration-rms")
     return MLNetClassify.Benchmarks.AccuracyLab.CalibrationRms();
 if (args.Length == 1 && args[0] == "nodes")

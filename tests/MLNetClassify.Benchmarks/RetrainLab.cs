@@ -21,6 +21,13 @@ internal static class RetrainLab
     public static int Run(string dataRoot, string set, string work, string[] variants)
     {
         var split = DataSplit.ReadFile(Path.Combine(dataRoot, "splits", set + ".tsv"), Path.Combine(dataRoot, set));
+        if (variants.Contains("valid"))
+        {
+            // Choosing: the training rows only, a quarter of them (stratified) standing in for the test rows.
+            split = DataSplit.Stratified(split.Train, 0.25, 7);
+            variants = variants.Where(v => v != "valid").ToArray();
+            Console.WriteLine("# validation mode: 75 % of the training rows train, 25 % score; no test row is read");
+        }
         var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") } };
         var heldOut = split.Train.Select(i => i.Label).Distinct().Order(StringComparer.Ordinal).Last();
         Console.WriteLine($"# {set}: {split.Train.Count} training / {split.Test.Count} test images; class left out of the old model: {heldOut}");
@@ -37,17 +44,22 @@ internal static class RetrainLab
         var newAcc = PerClass(newA.Model, split.Test);
         foreach (var v in variants)
         {
-            // "lr=0.0003", "patience=20", "l2=0.03": the retrain's head options only.
-            var kv = v.Split('=');
-            var head = kv[0] switch
-            {
-                "lr" => options.Head with { LearningRate = float.Parse(kv[1]) },
-                "patience" => options.Head with { EarlyStoppingPatience = int.Parse(kv[1]) },
-                "l2" => options.Head with { L2 = float.Parse(kv[1]) },
-                _ => throw new ArgumentException(v),
-            };
+            // "lr=0.0003", "patience=20", "l2=0.03", "knownrate=0.3", "shrink=0.7", comma-joined: the retrain's head options only.
+            var head = options.Head;
+            foreach (var kv in v.Split(',').Select(part => part.Split('=')))
+                head = kv[0] switch
+                {
+                    "knownrate" => head with { KnownClassRate = float.Parse(kv[1]) },
+                    "shrink" => head with { WarmStartShrink = float.Parse(kv[1]) },
+                    "lr" => head with { LearningRate = float.Parse(kv[1]) },
+                    "patience" => head with { EarlyStoppingPatience = int.Parse(kv[1]) },
+                    "l2" => head with { L2 = float.Parse(kv[1]) },
+                    _ => throw new ArgumentException(v),
+                };
             var (alt, altSeconds) = Timed(() => ClassifierWorkflow.Retrain(new MLContext(1), oldA.Path, split, options with { Head = head }));
             var altAcc = PerClass(alt.Model, split.Test);
+            var (altB, altBSeconds) = Timed(() => ClassifierWorkflow.Retrain(new MLContext(1), OldB(split, options, work).Path, split, options with { Head = head }));
+            Console.WriteLine($"variant {v}: half→all {altB.Test!.Accuracy:F3} / {altB.Test.LogLoss:F3}, epochs {altB.BestEpoch}, {altBSeconds:F1} s");
             Console.WriteLine($"variant {v}: new class {altAcc.Of(heldOut):F3}, old classes {altAcc.Old(heldOut):F3}, all {alt.Test!.Accuracy:F3}, epochs {alt.BestEpoch}, {altSeconds:F1} s");
         }
         Console.WriteLine("| model | accuracy on the new class | on the old classes | all test | epochs (best) | s from cached features |");
@@ -57,9 +69,13 @@ internal static class RetrainLab
         Console.WriteLine($"| fresh, all classes | {freshAcc.Of(heldOut):F3} | {freshAcc.Old(heldOut):F3} | {fresh.Test!.Accuracy:F3} | {fresh.BestEpoch} | {freshSeconds:F1} |");
 
         // (B) half, then all training rows
-        var half = DataSplit.Stratified(split.Train, 0.5, 5);
-        var oldB = Save(ClassifierWorkflow.Train(new MLContext(1), new DataSplit(half.Train, split.Test), options), work, "old-b.zip");
+        var oldB = OldB(split, options, work);
         var (newB, newBSeconds) = Timed(() => ClassifierWorkflow.Retrain(new MLContext(1), oldB.Path, split, options));
+        if (Environment.GetEnvironmentVariable("RETRAINLAB_CURVES") is not null)
+        {
+            Console.WriteLine("retrain B: " + string.Join(" ", newB.Epochs.Where(e => e.Phase == "train").Take(15).Select(e => $"{e.ValidationLoss:F3}")));
+            Console.WriteLine("fresh:     " + string.Join(" ", fresh.Epochs.Where(e => e.Phase == "train").Take(15).Select(e => $"{e.ValidationLoss:F3}")));
+        }
         Console.WriteLine();
         Console.WriteLine("| model | test accuracy | test log-loss | epochs (best) | s from cached features |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -67,6 +83,14 @@ internal static class RetrainLab
         Console.WriteLine($"| retrained with all rows | {newB.Test!.Accuracy:F3} | {newB.Test.LogLoss:F3} | {newB.BestEpoch} | {newBSeconds:F1} |");
         Console.WriteLine($"| fresh on all rows | {fresh.Test.Accuracy:F3} | {fresh.Test.LogLoss:F3} | {fresh.BestEpoch} | {freshSeconds:F1} |");
         return 0;
+    }
+
+    private static (Learning.TrainingResult<ITransformer> Result, string Path, ITransformer Model)? _oldB;
+
+    private static (Learning.TrainingResult<ITransformer> Result, string Path, ITransformer Model) OldB(DataSplit split, ImageClassifierOptions options, string work)
+    {
+        var half = DataSplit.Stratified(split.Train, 0.5, 5);
+        return _oldB ??= Save(ClassifierWorkflow.Train(new MLContext(1), new DataSplit(half.Train, split.Test), options), work, "old-b.zip");
     }
 
     private static (T, double) Timed<T>(Func<T> run)
@@ -79,7 +103,7 @@ internal static class RetrainLab
     private static (Learning.TrainingResult<ITransformer> Result, string Path, ITransformer Model) Save(Learning.TrainingResult<ITransformer> trained, string work, string name)
     {
         var path = Path.Combine(work, name);
-        Persistence.ModelFiles.Save(new MLContext(1), trained.Model, trained.InputSchema!, path);
+        Persistence.ModelFiles.Save(new MLContext(1), trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImagePaths);
         return (trained, path, trained.Model);
     }
 
@@ -100,5 +124,81 @@ internal static class RetrainLab
             byClass[image.Label] = (hit + (engine.Predict(image).PredictedLabelValue == image.Label ? 1 : 0), all + 1);
         }
         return new Accuracy(byClass);
+    }
+}
+
+/// <summary>Where a retrain's seconds go, against a fresh training, from cached features: ... -- retraintime DATA_ROOT SET WORK</summary>
+internal static class RetrainTime
+{
+    public static int Run(string dataRoot, string set, string work)
+    {
+        var split = DataSplit.ReadFile(Path.Combine(dataRoot, "splits", set + ".tsv"), Path.Combine(dataRoot, set));
+        var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") } };
+        var first = ClassifierWorkflow.Train(new MLContext(1), split, options);
+        var zip = Path.Combine(work, "time-old.zip");
+        Persistence.ModelFiles.Save(new MLContext(1), first.Model, first.InputSchema!, zip, trainedImages: first.TrainedImagePaths);
+        for (int round = 0; round < 2; round++)
+        {
+            var s = Stopwatch.StartNew();
+            var loaded = Persistence.ModelFiles.Load(new MLContext(1), zip);
+            (loaded as IDisposable)?.Dispose();
+            Console.Write($"ML.NET load {s.Elapsed.TotalSeconds:F2} s; ");
+            s.Restart();
+            Persistence.ModelFiles.ReadFeaturizerGraph(zip);
+            Console.Write($"graph read {s.Elapsed.TotalSeconds:F2} s; ");
+            s.Restart();
+            Persistence.ModelFiles.ReadTrainedImages(zip);
+            Console.Write($"list read {s.Elapsed.TotalSeconds:F2} s; ");
+            s.Restart();
+            foreach (var image in split.Train) Persistence.ModelFiles.TrainedImageKey(image.ImagePath);
+            Console.Write($"hashing {split.Train.Count} images {s.Elapsed.TotalSeconds:F2} s; ");
+            s.Restart();
+            var old = ClassifierWorkflow.ReadForRetraining(new MLContext(1), zip);
+            Console.Write($"ReadForRetraining {s.Elapsed.TotalSeconds:F2} s; ");
+            s.Restart();
+            ClassifierWorkflow.Retrain(new MLContext(1), zip, split, options);
+            Console.Write($"Retrain {s.Elapsed.TotalSeconds:F2} s; ");
+            s.Restart();
+            ClassifierWorkflow.Train(new MLContext(1), split, options);
+            Console.WriteLine($"Train {s.Elapsed.TotalSeconds:F2} s");
+        }
+        return 0;
+    }
+}
+
+/// <summary>
+/// Retraining with more images (half → all training rows), over several halves: with or without the list of images the
+/// old head trained on (clean or mixed validation), with or without shrinking the start. ... -- retrainb DATA_ROOT SET WORK [valid]
+/// </summary>
+internal static class RetrainB
+{
+    public static int Run(string dataRoot, string set, string work, bool valid)
+    {
+        var split = DataSplit.ReadFile(Path.Combine(dataRoot, "splits", set + ".tsv"), Path.Combine(dataRoot, set));
+        if (valid) split = DataSplit.Stratified(split.Train, 0.25, 7);
+        var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") } };
+        var fresh = ClassifierWorkflow.Train(new MLContext(1), split, options);
+        Console.WriteLine($"# {set}{(valid ? " (validation mode)" : "")}: fresh {fresh.Test!.Accuracy:F3} / {fresh.Test.LogLoss:F3}");
+        var sums = new Dictionary<string, (double Acc, double Loss)>();
+        for (ulong seed = 1; seed <= 5; seed++)
+        {
+            var half = DataSplit.Stratified(split.Train, 0.5, seed);
+            var old = ClassifierWorkflow.Train(new MLContext(1), new DataSplit(half.Train, []), options);
+            string listed = Path.Combine(work, "b-listed.zip"), bare = Path.Combine(work, "b-bare.zip");
+            Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, listed, trainedImages: old.TrainedImagePaths);
+            Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, bare);
+            var line = new List<string>();
+            foreach (var (name, zip, shrink) in new[] { ("mixed", bare, 1f), ("mixed+shrink", bare, 0.5f), ("clean", listed, 1f), ("clean+shrink", listed, 0.5f) })
+            {
+                var r = ClassifierWorkflow.Retrain(new MLContext(1), zip, split, options with { Head = options.Head with { WarmStartShrink = shrink } });
+                var (a, l) = sums.GetValueOrDefault(name);
+                sums[name] = (a + r.Test!.Accuracy - fresh.Test.Accuracy, l + r.Test.LogLoss - fresh.Test.LogLoss);
+                line.Add($"{name} {r.Test.Accuracy:F3}/{r.Test.LogLoss:F3} (ep {r.BestEpoch})");
+            }
+            Console.WriteLine($"half seed {seed}: " + string.Join("; ", line));
+        }
+        foreach (var (name, (a, l)) in sums)
+            Console.WriteLine($"mean against fresh, {name}: accuracy {a / 5 * 100:+0.00;-0.00} points, log-loss {l / 5:+0.000;-0.000}");
+        return 0;
     }
 }

@@ -248,7 +248,8 @@ internal static class TrainCommand
             LabelSmoothing = args.LabelSmoothing,
             RetrainedFrom = args.From is null ? null : Path.GetFullPath(args.From),
         };
-        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord));
+        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord),
+            trained.TrainedImagePaths);
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
         var test = trained.Test;
         if (test is not null)

@@ -34,9 +34,25 @@ public sealed record SoftmaxHeadOptions : GradientTrainingOptions
     /// </summary>
     public float LabelSmoothing { get; init; }
 
+    /// <summary>
+    /// Warm start with new classes: the learning-rate factor of the classes the starting head knew once the new ones have
+    /// been fitted alone (<see cref="SoftmaxHeadTrainer"/>). Chosen on validation rows drawn from training rows (docs/retraining.md).
+    /// </summary>
+    internal float KnownClassRate { get; init; } = 0.1f;
+
+    /// <summary>
+    /// Warm start without new classes: the factor the starting head's weights and biases are multiplied by. Chosen on
+    /// validation rows drawn from training rows (docs/retraining.md).
+    /// </summary>
+    internal float WarmStartShrink { get; init; } = 0.5f;
+
     internal override void Validate()
     {
         base.Validate();
+        if (WarmStartShrink is <= 0 or > 1 || float.IsNaN(WarmStartShrink))
+            throw new ArgumentOutOfRangeException(nameof(WarmStartShrink), WarmStartShrink, "WarmStartShrink must be in (0, 1].");
+        if (KnownClassRate is < 0 or > 1 || float.IsNaN(KnownClassRate))
+            throw new ArgumentOutOfRangeException(nameof(KnownClassRate), KnownClassRate, "KnownClassRate must be in [0, 1].");
         if (LabelSmoothing is < 0 or >= 1 || float.IsNaN(LabelSmoothing))
             throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
     }

@@ -43,9 +43,23 @@ internal sealed class SoftmaxHeadTrainer
     /// image it trained on.
     /// </param>
     /// <param name="initial">Weights to start from (a saved model's head, for a warm start); zeros when null.</param>
+    /// <param name="known">
+    /// With <paramref name="initial"/>: which classes it already knew (null: all). When some are new, they are fitted
+    /// first against the known classes held fixed, then every class trains on with the known ones at
+    /// <see cref="SoftmaxHeadOptions.KnownClassRate"/> of the learning rate (both phases with early stopping, and both
+    /// repeated on all rows for the refit), so that what the old head knew moves little (docs/retraining.md).
+    /// </param>
+    /// <param name="seen">
+    /// With <paramref name="initial"/>: which images (block 0) the starting head was trained on, when known. Validation
+    /// rows are then drawn from the others, when they number at least twice the validation rows and every class has two,
+    /// so early stopping is not misled by images the start already fits.
+    /// </param>
     public SoftmaxHeadResult Train(FeatureMatrix features, IReadOnlyList<int> labels, int classes,
-        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default, int views = 1, SoftmaxLayer? initial = null)
+        IProgress<EpochMetrics>? progress = null, CancellationToken cancellationToken = default, int views = 1, SoftmaxLayer? initial = null,
+        IReadOnlyList<bool>? known = null, IReadOnlyList<bool>? seen = null)
     {
+        if (known is not null && (initial is null || known.Count != classes))
+            throw new ArgumentException($"Known classes need a starting head and one flag per class ({classes}).", nameof(known));
         if (initial is not null && (initial.Classes != classes || initial.Features != features.Dimensions))
             throw new ArgumentException($"The initial head has {initial.Classes} classes × {initial.Features} features, the data {classes} × {features.Dimensions}.", nameof(initial));
         GradientTrainingOptions.CheckRows(features, labels, classes, "feature");
@@ -56,24 +70,62 @@ internal sealed class SoftmaxHeadTrainer
             if (labels[i] != labels[i % images])
                 throw new ArgumentException($"Row {i} (view {i / images} of image {i % images}) has label {labels[i]}, its image {labels[i % images]}.", nameof(labels));
 
+        // More images for the same classes: start from the old head shrunk (Ash & Adams, "On Warm-Starting Neural Network
+        // Training", 2020): a head fitted to fewer images is over-confident on them, and early stopping would keep it so.
+        if (initial is not null && (known is null || known.All(k => k)) && _options.WarmStartShrink != 1f)
+            initial = new SoftmaxLayer(initial.Weights.Select(w => w * _options.WarmStartShrink).ToArray(), initial.Bias.Select(b => b * _options.WarmStartShrink).ToArray(), initial.Features);
         var all = Enumerable.Range(0, features.Rows).ToArray();
         var (train, validation) = _options.ValidationFraction > 0
             ? Holdout.Split(labels.Take(images).ToArray(), _options.ValidationFraction, _options.Seed)
             : (Enumerable.Range(0, images).ToArray(), Array.Empty<int>());
+        if (seen is not null && _options.ValidationFraction > 0)
+        {
+            var unseen = Enumerable.Range(0, images).Where(i => !seen[i]).ToArray();
+            int want = validation.Length;
+            // Only when the unseen images can stand for every class (a new class alone would judge the old ones unseen).
+            var present = labels.Take(images).Distinct();
+            var unseenPerClass = unseen.GroupBy(i => labels[i]).ToDictionary(g => g.Key, g => g.Count());
+            if (unseen.Length >= 2 * want && present.All(c => unseenPerClass.GetValueOrDefault(c) >= 2))
+            {
+                var (_, v) = Holdout.Split(unseen.Select(i => labels[i]).ToArray(), (float)want / unseen.Length, _options.Seed);
+                validation = v.Select(j => unseen[j]).Order().ToArray();
+                var held = validation.ToHashSet();
+                train = Enumerable.Range(0, images).Where(i => !held.Contains(i)).ToArray();
+            }
+        }
         train = Enumerable.Range(0, views).SelectMany(v => train.Select(i => v * images + i)).ToArray();
 
         var history = new List<EpochMetrics>();
-        var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken, initial);
-        if (validation.Length == 0 || !_options.RefitOnAllRows)
-            return new SoftmaxHeadResult(first.Model, first.BestEpoch, history);
+        if (known is null || known.All(k => k))
+        {
+            var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken, initial, null);
+            if (validation.Length == 0 || !_options.RefitOnAllRows)
+                return new SoftmaxHeadResult(first.Model, first.BestEpoch, history);
 
-        var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, progress, cancellationToken, initial);
-        return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
+            var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, progress, cancellationToken, initial, null);
+            return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
+        }
+
+        // New classes: first alone against the known ones (rate 0), then all, the known ones slowly.
+        var onlyNew = known.Select(k => k ? 0f : 1f).ToArray();
+        var slowKnown = known.Select(k => k ? _options.KnownClassRate : 1f).ToArray();
+        var fitNew = RunEpochs(features, labels, classes, train, validation, NewClassesPhase, _options.Epochs, history, progress, cancellationToken, initial, onlyNew);
+        var joint = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken, fitNew.Model, slowKnown);
+        if (validation.Length == 0 || !_options.RefitOnAllRows)
+            return new SoftmaxHeadResult(joint.Model, joint.BestEpoch, history);
+
+        var refitNew = RunEpochs(features, labels, classes, all, [], "refit: " + NewClassesPhase, fitNew.BestEpoch, history, progress, cancellationToken, initial, onlyNew);
+        var refitJoint = RunEpochs(features, labels, classes, all, [], "refit", joint.BestEpoch, history, progress, cancellationToken, refitNew.Model, slowKnown);
+        return new SoftmaxHeadResult(refitJoint.Model, joint.BestEpoch, history);
     }
+
+    /// <summary>The epoch phase in which a warm start fits its new classes alone.</summary>
+    internal const string NewClassesPhase = "new classes";
 
     private (SoftmaxLayer Model, int BestEpoch) RunEpochs(
         FeatureMatrix features, IReadOnlyList<int> labels, int classes, int[] train, int[] validation,
-        string phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken, SoftmaxLayer? initial)
+        string phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken, SoftmaxLayer? initial,
+        float[]? classRates)
     {
         int d = features.Dimensions;
         var scaler = FeatureStandardizer.Fit(features, train, _options.Standardize);
@@ -82,6 +134,8 @@ internal sealed class SoftmaxHeadTrainer
         // Parameters as one flat vector: W (classes × d, row-major) then b (classes).
         int wSize = classes * d;
         var theta = initial is null ? new float[wSize + classes] : scaler.Unfold(initial);
+        // Per-class learning-rate factors act on each step (Adam's step is proportional to the rate): θ ← θ₀ + f·(θ₁ − θ₀).
+        var before = classRates is null ? null : new float[theta.Length];
         var grad = new float[theta.Length];
         var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, phase, history, progress);
         var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);
@@ -122,7 +176,15 @@ internal sealed class SoftmaxHeadTrainer
                 TensorPrimitives.Multiply(grad, 1f / count, grad);
                 // d/dW of λ/2·‖W‖² is λ·W; biases are not penalised.
                 TensorPrimitives.MultiplyAdd(theta.AsSpan(0, wSize), _options.L2, grad.AsSpan(0, wSize), grad.AsSpan(0, wSize));
+                if (before is not null) theta.CopyTo(before, 0);
                 optimizer.Step(theta, grad, lr);
+                if (classRates is not null)
+                    for (int k = 0; k < classes; k++)
+                    {
+                        if (classRates[k] == 1f) continue;
+                        ScaleStep(before!.AsSpan(k * d, d), theta.AsSpan(k * d, d), classRates[k]);
+                        ScaleStep(before!.AsSpan(wSize + k, 1), theta.AsSpan(wSize + k, 1), classRates[k]);
+                    }
             }
 
             Func<(double, double)>? validate = validation.Length > 0 ? () => Evaluate(theta, x, labels, validation, classes, d) : null;
@@ -131,6 +193,13 @@ internal sealed class SoftmaxHeadTrainer
         }
 
         return (scaler.Fold(tracker.Best, classes), tracker.BestEpoch);
+    }
+
+    /// <summary>after ← before + f·(after − before).</summary>
+    private static void ScaleStep(ReadOnlySpan<float> before, Span<float> after, float f)
+    {
+        for (int i = 0; i < after.Length; i++)
+            after[i] = before[i] + f * (after[i] - before[i]);
     }
 
     private static void ComputeLogits(float[] theta, ReadOnlySpan<float> x, int classes, int d, Span<float> logits)

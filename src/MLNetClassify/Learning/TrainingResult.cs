@@ -35,4 +35,7 @@ public sealed record TrainingResult<TModel>(TModel Model, IReadOnlyList<string> 
 
     /// <summary>The model's softmax layer, which also scores features made by the batched featurizer.</summary>
     internal MulticlassPredictionTransformer<MaximumEntropyModelParameters>? Head { get; init; }
+
+    /// <summary>The files the head trained on (the featurized training images; in-memory images are not listed).</summary>
+    internal IReadOnlyList<string>? TrainedImagePaths { get; init; }
 }

@@ -12,6 +12,12 @@ internal static class ModelFiles
     /// <summary>The zip entry that records how a model was trained (JSON); stock ML.NET's loader does not read it.</summary>
     public const string TrainingRecordEntry = "MLNetClassify/training.json";
 
+    /// <summary>The zip entry that lists the images the head trained on, one <see cref="TrainedImageKey"/> a line.</summary>
+    public const string TrainedImagesEntry = "MLNetClassify/trained-images.txt";
+
+    /// <summary>How the list names an image: the first 128 bits of its content's SHA-256, in hex (the file's name and place do not matter).</summary>
+    public static string TrainedImageKey(string path) => ContentHash.Of(path)[..32];
+
     /// <summary>
     /// The steps of <paramref name="model"/> that scoring needs, and their input schema: a workflow model's leading
     /// label → key mapping (which training and evaluation need, and which makes scoring ask for a Label column) left
@@ -33,21 +39,33 @@ internal static class ModelFiles
 
     /// <summary>
     /// Saves with <c>mlContext.Model.Save</c> to a temporary file, then renames it over <paramref name="path"/>; with
-    /// <paramref name="trainingRecord"/> (JSON), also a <see cref="TrainingRecordEntry"/> entry in the zip.
+    /// <paramref name="trainingRecord"/> (JSON), also a <see cref="TrainingRecordEntry"/> entry in the zip, and with
+    /// <paramref name="trainedImages"/> (files), a <see cref="TrainedImagesEntry"/> that lists them by content, which
+    /// retraining reads to keep them out of its validation rows. A classifier's zip also gets
+    /// <see cref="SavedClassifier.HeadEntry"/>, which lets retraining read its parts without an ML.NET load.
     /// </summary>
-    public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, string? trainingRecord = null)
+    public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, string? trainingRecord = null,
+        IEnumerable<string>? trainedImages = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        if (trainingRecord is null)
-        {
-            AtomicFile.Write(path, stream => mlContext.Model.Save(model, inputSchema, stream));
-            return;
-        }
         using var buffer = new MemoryStream();
         mlContext.Model.Save(model, inputSchema, buffer);
+        byte[]? head;
+        using (var written = new ZipArchive(new MemoryStream(buffer.GetBuffer(), 0, (int)buffer.Length, writable: false), ZipArchiveMode.Read))
+            head = SavedClassifier.Record(mlContext, model, written);
         using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
-        using (var writer = new StreamWriter(zip.CreateEntry(TrainingRecordEntry).Open()))
-            writer.Write(trainingRecord);
+        {
+            if (head is not null)
+                using (var stream = zip.CreateEntry(SavedClassifier.HeadEntry).Open())
+                    stream.Write(head);
+            if (trainingRecord is not null)
+                using (var writer = new StreamWriter(zip.CreateEntry(TrainingRecordEntry).Open()))
+                    writer.Write(trainingRecord);
+            if (trainedImages is not null)
+                using (var writer = new StreamWriter(zip.CreateEntry(TrainedImagesEntry).Open()))
+                    foreach (var key in trainedImages.Select(TrainedImageKey).Distinct().Order(StringComparer.Ordinal))
+                        writer.Write(key + "\n");
+        }
         AtomicFile.Write(path, stream => stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 
@@ -70,6 +88,36 @@ internal static class ModelFiles
         {
             throw new InvalidDataException($"{path} is not a model zip: {e.Message}", e);
         }
+    }
+
+    /// <summary>The <see cref="TrainedImageKey"/>s a zip lists, or null when it lists none (saved without them, or by stock ML.NET).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a zip.</exception>
+    public static IReadOnlySet<string>? ReadTrainedImages(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model file not found: {path}", path);
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            return ReadTrainedImages(zip);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path} is not a model zip: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The <see cref="TrainedImageKey"/>s an open zip lists, or null.</summary>
+    internal static IReadOnlySet<string>? ReadTrainedImages(ZipArchive zip)
+    {
+        var entry = zip.GetEntry(TrainedImagesEntry);
+        if (entry is null) return null;
+        using var reader = new StreamReader(entry.Open());
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.ReadLine() is { } line)
+            if (line.Length == 32) keys.Add(line);
+        return keys;
     }
 
     /// <summary>Loads a model zip with stock <c>mlContext.Model.Load</c>.</summary>
@@ -121,37 +169,50 @@ internal static class ModelFiles
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file not found: {path}", path);
-        var found = new List<SavedFeaturizer>();
         try
         {
             using var zip = ZipFile.OpenRead(path);
-            foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel" && e.Length > 4))
-            {
-                var bytes = new byte[entry.Length];
-                using (var stream = entry.Open())
-                    stream.ReadExactly(bytes);
-                int length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
-                if (length != bytes.Length - 4)
-                    continue;
-                var graph = bytes[4..];
-                global::Onnx.ModelProto model;
-                try
-                {
-                    model = global::Onnx.ModelProto.Parser.ParseFrom(graph);
-                }
-                catch (Google.Protobuf.InvalidProtocolBufferException)
-                {
-                    continue;
-                }
-                if (FeaturizerGraph.TryDescribe(model, out var name, out int size, out int channels))
-                    found.Add(new SavedFeaturizer(graph, name, size, channels));
-            }
+            return FindFeaturizerGraph(zip)?.Featurizer;
         }
         catch (InvalidDataException e)
         {
             throw new InvalidDataException($"{path} is not a readable ML.NET model zip: {e.Message}", e);
         }
+    }
+
+    /// <summary>The one MLNetClassify featurizer graph in an open model zip and the entry that holds it; null when none or several.</summary>
+    internal static (string Entry, SavedFeaturizer Featurizer)? FindFeaturizerGraph(ZipArchive zip)
+    {
+        var found = new List<(string, SavedFeaturizer)>();
+        foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel" && e.Length > 4).ToList())
+        {
+            if (ReadOnnxEntry(entry) is not { } graph)
+                continue;
+            global::Onnx.ModelProto model;
+            try
+            {
+                model = global::Onnx.ModelProto.Parser.ParseFrom(graph);
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException)
+            {
+                continue;
+            }
+            if (FeaturizerGraph.TryDescribe(model, out var name, out int size, out int channels))
+                found.Add((entry.FullName, new SavedFeaturizer(graph, name, size, channels)));
+        }
         return found.Count == 1 ? found[0] : null;
+    }
+
+    /// <summary>The ONNX bytes of an "OnnxModel" entry (an int32 length, then the graph), or null when it is not so shaped.</summary>
+    internal static byte[]? ReadOnnxEntry(ZipArchiveEntry entry)
+    {
+        if (entry.Length <= 4 || entry.Length > int.MaxValue)
+            return null;
+        var bytes = new byte[entry.Length];
+        using (var stream = entry.Open())
+            stream.ReadExactly(bytes);
+        int length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
+        return length == bytes.Length - 4 ? bytes[4..] : null;
     }
 }
 

@@ -68,8 +68,12 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         var (features, views) = (featurized.Features, 1);
         if (_options.AugmentedViews > 0)
             (features, rowLabels, views) = WithAugmentedViews(featurizer, sources, featurized, rowLabels, featurizationProgress, cancellationToken);
-        var initial = WarmStart is { } old ? InitialHead(old, classes, features.Dimensions) : null;
-        var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views, initial);
+        var (initial, known) = WarmStart is { } old ? InitialHead(old, classes, features.Dimensions) : (null, null);
+        // Images the old head trained on (when its zip lists them) are kept out of validation: they would make the start look best.
+        var seen = WarmStart?.TrainedImages is { } before
+            ? featurized.SourceIndices.Select(i => sources[i].Path is not { } path || before.Contains(Persistence.ModelFiles.TrainedImageKey(path))).ToArray()
+            : null;
+        var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views, initial, known, seen);
 
         var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
             _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice, graph: WarmStart?.Featurizer.Graph);
@@ -84,24 +88,27 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             UnlabeledRows = unlabeled,
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
+            TrainedImagePaths = featurized.SourceIndices.Select(i => sources[i].Path).OfType<string>().ToList(),
         };
     }
 
-    /// <summary>The saved head's weights and biases for the classes it knows, by name; zeros for new classes.</summary>
-    private static SoftmaxLayer InitialHead(Persistence.SavedClassifier old, IReadOnlyList<string> classes, int d)
+    /// <summary>The saved head's weights and biases for the classes it knows, by name, zeros for new classes; and which it knew.</summary>
+    private static (SoftmaxLayer, bool[]) InitialHead(Persistence.SavedClassifier old, IReadOnlyList<string> classes, int d)
     {
         if (old.Weights[0].Length != d)
             throw new InvalidDataException($"The saved head takes {old.Weights[0].Length} features, its featurizer gives {d}.");
         var weights = new float[classes.Count * d];
         var bias = new float[classes.Count];
+        var knew = new bool[classes.Count];
         for (int c = 0; c < classes.Count; c++)
         {
             int known = old.Classes.ToList().IndexOf(classes[c]);
             if (known < 0) continue;
             old.Weights[known].CopyTo(weights.AsSpan(c * d, d));
             bias[c] = old.Biases[known];
+            knew[c] = true;
         }
-        return new SoftmaxLayer(weights, bias, d);
+        return (new SoftmaxLayer(weights, bias, d), knew);
     }
 
     /// <summary>

@@ -69,6 +69,30 @@ public class ImageFeaturizerTests
     }
 
     [Fact]
+    public void Featurize_PerCoreWorkers_EqualTheDecodeThenInferPipeline_SkipsInPlace()
+    {
+        // The CPU default runs one worker per core (decode a batch, run it on one ONNX Runtime thread); setting a thread
+        // count selects the pipeline (decoders feeding one session on every core). Same rows, same skips, same features.
+        var dir = TestPaths.NewTempDirectory();
+        var paths = TestImages.LogoFolder(dir, 9, seed: 8, size: 96).Select(i => i.ImagePath).ToList();
+        var cut = Path.Combine(dir, "cut.png");
+        File.WriteAllBytes(cut, File.ReadAllBytes(paths[0])[..200]);
+        paths.Insert(4, cut);
+        paths.Insert(7, Path.Combine(dir, "missing.jpg"));
+        var ml = new MLContext(1);
+        using var workers = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 2 });
+        using var pipeline = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 2, InferenceThreads = 2 });
+        var a = workers.Featurize(paths);
+        var b = pipeline.Featurize(paths);
+        Assert.Equal(Enumerable.Range(0, paths.Count).Where(i => i is not (4 or 7)), a.SourceIndices);
+        Assert.Equal(b.SourceIndices, a.SourceIndices);
+        Assert.Equal(b.Skipped.Select(x => (x.Index, x.Source, x.Reason)), a.Skipped.Select(x => (x.Index, x.Source, x.Reason)));
+        Assert.Equal([4, 7], a.Skipped.Select(x => x.Index));
+        double worst = Enumerable.Range(0, a.Features.Rows).Max(i => RelativeL2(a.Features.Row(i), b.Features.Row(i)));
+        Assert.True(worst < 1e-6, $"relative L2 {worst:E2}");
+    }
+
+    [Fact]
     public void Featurize_Batched_EqualsTheRowByRowPipeline_WithRelativePathsUnderAnImageFolder()
     {
         // Training featurizes in batches; the saved model featurizes row by row with ML.NET's own transforms. Both run

@@ -202,4 +202,58 @@ public class SoftmaxHeadTrainerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new SoftmaxHeadTrainer(new SoftmaxHeadOptions { LabelSmoothing = 1f }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new SoftmaxHeadTrainer(new SoftmaxHeadOptions { LabelSmoothing = -0.1f }));
     }
+
+    [Fact]
+    public void WarmStart_WithANewClass_FitsItFirst_AndMovesTheKnownClassesLess()
+    {
+        // A head trained on classes 0 and 1, then warm-started on 0, 1 and a new class 2.
+        var (x, y) = Blobs(40, 3, 8, 0.5, seed: 6);
+        var (xt, yt) = Blobs(30, 3, 8, 0.5, seed: 6, noiseSeed: 606);
+        var twoRows = Enumerable.Range(0, x.Rows).Where(i => y[i] < 2).ToArray();
+        var options = new SoftmaxHeadOptions { Epochs = 40 };
+        var old = new SoftmaxHeadTrainer(options).Train(x.Select(twoRows), twoRows.Select(i => y[i]).ToArray(), 2).Model;
+        var start = new SoftmaxLayer([.. old.Weights, .. new float[8]], [.. old.Bias, 0f], 8);
+
+        var history = new List<EpochMetrics>();
+        var careful = new SoftmaxHeadTrainer(options).Train(x, y, 3, new Collect(history), initial: start, known: [true, true, false]);
+        var plain = new SoftmaxHeadTrainer(options).Train(x, y, 3, initial: start);
+        double Moved(SoftmaxLayer m) => Math.Sqrt(Enumerable.Range(0, 16).Sum(i => Math.Pow(m.Weights[i] - start.Weights[i], 2)));
+
+        Assert.Contains(history, e => e.Phase == SoftmaxHeadTrainer.NewClassesPhase);
+        Assert.Contains(history, e => e.Phase == "refit: " + SoftmaxHeadTrainer.NewClassesPhase);
+        Assert.True(Moved(careful.Model) < 0.5 * Moved(plain.Model), $"known classes moved {Moved(careful.Model):F4}, without the two phases {Moved(plain.Model):F4}");
+        var newRows = Enumerable.Range(0, xt.Rows).Where(i => yt[i] == 2).ToArray();
+        double onNew = Accuracy(careful.Model, xt.Select(newRows), newRows.Select(i => yt[i]).ToArray()), onAll = Accuracy(careful.Model, xt, yt);
+        Assert.True(onNew >= 0.9 && onAll >= 0.9, $"held-out accuracy on the new class {onNew:F3}, on all {onAll:F3}; without the phases {Accuracy(plain.Model, xt, yt):F3}");
+        // Flags need a starting head and one per class.
+        Assert.Throws<ArgumentException>(() => new SoftmaxHeadTrainer(options).Train(x, y, 3, known: [true, true, false]));
+        Assert.Throws<ArgumentException>(() => new SoftmaxHeadTrainer(options).Train(x, y, 3, initial: start, known: [true, false]));
+    }
+
+    [Fact]
+    public void WarmStart_ValidatesOnImagesTheStartNeverTrainedOn_WhenEveryClassHasThem()
+    {
+        // The even images carry their class in an extra feature, and the starting head learnt it: validating on them
+        // would make the start look right on every one. Told which images it trained on, the trainer validates on the others.
+        var (x, y) = Blobs(40, 3, 4, 3.0, seed: 9);
+        int n = x.Rows, d = x.Dimensions + 3;
+        var values = new float[n * d];
+        for (int i = 0; i < n; i++)
+        {
+            x.Row(i).CopyTo(values.AsSpan(i * d, x.Dimensions));
+            if (i % 2 == 0) values[i * d + x.Dimensions + y[i]] = 100f;
+        }
+        var rows = new FeatureMatrix(values, n, d);
+        var seen = Enumerable.Range(0, n).Select(i => i % 2 == 0).ToArray();
+        var start = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 30 }).Train(rows, y, 3).Model;
+        var options = new SoftmaxHeadOptions { Epochs = 3, ValidationFraction = 0.2f, RefitOnAllRows = false, LearningRate = 1e-6f };
+        double BestValidation(SoftmaxHeadResult r) => r.History.Max(h => h.ValidationAccuracy!.Value);
+        double clean = BestValidation(new SoftmaxHeadTrainer(options).Train(rows, y, 3, initial: start, seen: seen));
+        double mixed = BestValidation(new SoftmaxHeadTrainer(options).Train(rows, y, 3, initial: start));
+        // Unseen images of one class only: not enough to stand for all classes, so the usual hold-out is kept.
+        var oneClassUnseen = Enumerable.Range(0, n).Select(i => y[i] != 2 || i % 2 == 0).ToArray();
+        double fallback = BestValidation(new SoftmaxHeadTrainer(options).Train(rows, y, 3, initial: start, seen: oneClassUnseen));
+        Assert.True(mixed > clean + 0.15, $"validation accuracy with the seen images held out {clean:F3}, without {mixed:F3}");
+        Assert.Equal(mixed, fallback);
+    }
 }

@@ -21,7 +21,7 @@ public class RetrainTests
         var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = cache }, Head = new SoftmaxHeadOptions { Epochs = 30 } };
         var trained = ClassifierWorkflow.Train(ml, two, options);
         var old = Path.Combine(dir, "old.zip");
-        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, old);
+        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, old, trainedImages: trained.TrainedImagePaths);
         return (old, three, cache);
     }
 
@@ -51,8 +51,9 @@ public class RetrainTests
     [Fact]
     public void Retrain_StartsFromTheSavedHead()
     {
-        // One epoch at a vanishing learning rate moves nothing: a warm start predicts as the old model; a cold start
-        // (zero weights) would give every class the same probability.
+        // One epoch at a vanishing learning rate moves nothing: a warm start with the same classes predicts as the old
+        // model with its weights and biases halved (the shrink, SoftmaxHeadOptions.WarmStartShrink): probabilities
+        // proportional to the square roots of the old ones. A cold start (zero weights) would give every class the same.
         var (old, three, _) = OldModelOnTwoColours();
         var two = new DataSplit(three.Train.Where(i => i.Label != "red").ToList(), three.Test.Where(i => i.Label != "red").ToList());
         var ml = new MLContext(1);
@@ -68,8 +69,9 @@ public class RetrainTests
             var p = a.Predict(image).Score;
             var q = b.Predict(image).Score;
             farthestFromUniform = Math.Max(farthestFromUniform, q.Max() - 0.5);
+            double norm = p.Sum(v => Math.Sqrt(v));
             for (int k = 0; k < p.Length; k++)
-                Assert.Equal(p[k], q[k], 1e-3);
+                Assert.Equal(Math.Sqrt(p[k]) / norm, q[k], 1e-3);
         }
         Assert.True(farthestFromUniform > 0.1, $"every probability within {farthestFromUniform:F3} of ½: the old model learnt nothing to start from");
     }
@@ -84,5 +86,32 @@ public class RetrainTests
         var e = Record.Exception(() => ClassifierWorkflow.Retrain(new MLContext(1), notAModel, split));
         Assert.True(e is InvalidDataException, e?.ToString());
         Assert.Contains(notAModel, e!.Message);
+    }
+
+    [Fact]
+    public void TheZipListsItsTrainingImagesByContent_AndStockLoadStillReadsIt()
+    {
+        var (old, three, _) = OldModelOnTwoColours();
+        var listed = ModelFiles.ReadTrainedImages(old)!;
+        var trainedOn = three.Train.Where(i => i.Label != "red").ToList();
+        Assert.Equal(trainedOn.Select(i => ModelFiles.TrainedImageKey(i.ImagePath)).ToHashSet(), listed);
+        // By content: a copy elsewhere under another name is the same image.
+        var copy = Path.Combine(TestPaths.NewTempDirectory(), "renamed.png");
+        File.Copy(trainedOn[0].ImagePath, copy);
+        Assert.Contains(ModelFiles.TrainedImageKey(copy), listed);
+        Assert.DoesNotContain(ModelFiles.TrainedImageKey(three.Train.First(i => i.Label == "red").ImagePath), listed);
+        Assert.True(ClassifierWorkflow.ReadForRetraining(new MLContext(1), old).TrainedImages!.SetEquals(listed));
+        var loaded = new MLContext(1).Model.Load(old, out _);
+        (loaded as IDisposable)?.Dispose();
+        Assert.Null(ModelFiles.ReadTrainedImages(CopyWithoutTheList(old)));
+    }
+
+    private static string CopyWithoutTheList(string zip)
+    {
+        var copy = Path.Combine(TestPaths.NewTempDirectory(), "stock.zip");
+        File.Copy(zip, copy);
+        using var archive = System.IO.Compression.ZipFile.Open(copy, System.IO.Compression.ZipArchiveMode.Update);
+        archive.GetEntry(ModelFiles.TrainedImagesEntry)!.Delete();
+        return copy;
     }
 }

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using MLNetClassify.Backbones;
+
+namespace MLNetClassify.Benchmarks;
+
+/// <summary>
+/// Raw ONNX Runtime throughput of the featurizer graph on the CPU, two ways in one run: one session with one intra-op
+/// thread per core called by one thread, against one single-threaded session called by one thread per core (each
+/// call a whole batch). ... -- ortthreads [int8] [BATCH=8] [SECONDS=8]
+/// </summary>
+internal static class OrtThreadingLab
+{
+    public static int Run(bool int8, int batch, double seconds)
+    {
+        var spec = int8 ? BackboneCatalog.ResNet18 with { Precision = ComputePrecision.Int8 } : BackboneCatalog.ResNet18;
+        var graph = FeaturizerGraph.Build(spec);
+        int cores = Environment.ProcessorCount;
+        var input = new float[batch * 3 * 224 * 224];
+        for (int i = 0; i < input.Length; i++) input[i] = (i * 7919 % 255);
+        for (int round = 0; round < 2; round++)
+        {
+            foreach (var (intra, callers) in new[] { (cores, 1), (1, cores) })
+            {
+                using var session = OrtSessions.Create(graph, intra, ExecutionDevice.Cpu, false, out _, out _);
+                long images = 0;
+                var clock = Stopwatch.StartNew();
+                var threads = Enumerable.Range(0, callers).Select(_ => new Thread(() =>
+                {
+                    var mine = (float[])input.Clone();
+                    using var run = new RunOptions();
+                    Once(session, mine, batch, run); // warm
+                    while (clock.Elapsed.TotalSeconds < seconds)
+                    {
+                        Once(session, mine, batch, run);
+                        Interlocked.Add(ref images, batch);
+                    }
+                })).ToList();
+                threads.ForEach(t => t.Start());
+                threads.ForEach(t => t.Join());
+                Console.WriteLine($"{(int8 ? "int8" : "float32")} batch {batch}: {intra} intra-op thread(s) × {callers} caller(s): {images / clock.Elapsed.TotalSeconds:0.0} img/s");
+            }
+        }
+        return 0;
+    }
+
+    private static void Once(InferenceSession session, float[] input, int batch, RunOptions run)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, 3, 224, 224]);
+        using var outputs = session.Run(run, [FeaturizerGraph.InputName], [value], [FeaturizerGraph.OutputName]);
+    }
+}
