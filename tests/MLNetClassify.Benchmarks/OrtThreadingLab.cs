@@ -50,3 +50,44 @@ internal static class OrtThreadingLab
         using var outputs = session.Run(run, [FeaturizerGraph.InputName], [value], [FeaturizerGraph.OutputName]);
     }
 }
+
+/// <summary>
+/// The batched featurizer over a folder, the CPU default (a worker per core) against the decode-then-infer pipeline
+/// (set by a thread count), alternating, in one process: ... -- featurizemodes DIR [int8] [ROUNDS=3] [REPEAT=1]
+/// </summary>
+internal static class FeaturizeModes
+{
+    public static int Run(string folder, bool int8, int rounds, int repeat)
+    {
+        var files = Directory.EnumerateFiles(folder, "*.*", SearchOption.AllDirectories)
+            .Where(f => MLNetClassify.Images.ImageDecoder.Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+        var list = Enumerable.Repeat(files, repeat).SelectMany(f => f).ToList();
+        var spec = int8 ? BackboneCatalog.ResNet18 with { Precision = ComputePrecision.Int8 } : BackboneCatalog.ResNet18;
+        var ml = new Microsoft.ML.MLContext(1);
+        int cores = Environment.ProcessorCount;
+        var modes = new (string Name, Featurization.FeaturizerOptions Options)[]
+        {
+            ("workers (default)", new()),
+            ("pipeline", new() { InferenceThreads = cores }),
+        };
+        foreach (var (_, options) in modes)
+        {
+            using var warm = new Featurization.ImageFeaturizer(ml, spec, options);
+            warm.Featurize(list.Take(16).ToList());
+        }
+        var totals = modes.ToDictionary(m => m.Name, _ => 0.0);
+        for (int round = 0; round < rounds; round++)
+            foreach (var (name, options) in modes)
+            {
+                using var featurizer = new Featurization.ImageFeaturizer(ml, spec, options);
+                var clock = Stopwatch.StartNew();
+                featurizer.Featurize(list);
+                double rate = list.Count / clock.Elapsed.TotalSeconds;
+                totals[name] += rate;
+                Console.WriteLine($"round {round + 1}, {name}: {rate:F1} img/s");
+            }
+        foreach (var (name, total) in totals)
+            Console.WriteLine($"{(int8 ? "int8" : "float32")}, {list.Count} images, {name}: mean {total / rounds:F1} img/s");
+        return 0;
+    }
+}

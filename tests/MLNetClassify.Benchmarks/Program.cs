@@ -22,7 +22,8 @@ if (args.Length >= 4 && args[0] == "acclab" && args[1] == "featurize")
 //   ... -- acclab heads WORK SET1,SET2 "CONFIG" "CONFIG"...
 if (args.Length >= 5 && args[0] == "acclab" && args[1] == "heads")
     return MLNetClassify.Benchmarks.AccuracyLab.Heads(args[2], args[3].Split(','), args[4..]);
-// Warm-start retraining against fresh training: ... -- retrainlab DATA_ROOT SET WORK [lr=X|patience=N|l2=X ...]
+// Warm-start retraining against fresh training: ... -- retrainlab DATA_ROOT SET WORK [valid] [lr=X|patience=N|l2=X|knownrate=X|shrink=X,... ...]
+//   (valid: a quarter of the training rows stands in for the test rows, for choosing)
 if (args.Length >= 4 && args[0] == "retrainlab")
     return MLNetClassify.Benchmarks.RetrainLab.Run(args[1], args[2], args[3], args[4..]);
 // Where a photo's decoding time goes, stage by stage: ... -- decodelab DIR [SIZE=224]
@@ -30,12 +31,20 @@ if (args.Length >= 2 && args[0] == "decodelab")
     return MLNetClassify.Benchmarks.DecodeLab.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 224);
 if (args.Length == 3 && args[0] == "latencylab")
     return MLNetClassify.Benchmarks.LatencyLab.Run(args[1], args[2]);
+// The featurizer's CPU modes, alternating: ... -- featurizemodes DIR [int8] [ROUNDS] [REPEAT]
+if (args.Length >= 2 && args[0] == "featurizemodes")
+{
+    var numbers = args.Skip(2).Where(a => a != "int8").Select(int.Parse).ToList();
+    return MLNetClassify.Benchmarks.FeaturizeModes.Run(args[1], args.Contains("int8"), numbers.ElementAtOrDefault(0) is > 0 and var r ? r : 3, numbers.ElementAtOrDefault(1) is > 0 and var k ? k : 1);
+}
 // Raw ONNX Runtime throughput: intra-op threads against one caller per core: ... -- ortthreads [int8] [BATCH] [SECONDS]
 if (args.Length >= 1 && args[0] == "ortthreads")
     return MLNetClassify.Benchmarks.OrtThreadingLab.Run(args.Contains("int8"), args.Skip(1).Where(a => a != "int8").Select(int.Parse).FirstOrDefault(8),
         args.Skip(1).Where(a => a != "int8").Select(double.Parse).Skip(1).FirstOrDefault(8));
+// More images over five halves, clean or mixed validation, shrunk or not: ... -- retrainb DATA_ROOT SET WORK [valid]
 if (args.Length >= 4 && args[0] == "retrainb")
     return MLNetClassify.Benchmarks.RetrainB.Run(args[1], args[2], args[3], args.Contains("valid"));
+// Where a retrain's seconds go against a fresh training, from cached features: ... -- retraintime DATA_ROOT SET WORK
 if (args.Length == 4 && args[0] == "retraintime")
     return MLNetClassify.Benchmarks.RetrainTime.Run(args[1], args[2], args[3]);
 if (args.Length == 1 && args[0] == "calibration-rms")

@@ -53,7 +53,7 @@ internal static class CommonOptions
 
     public static Option<ComputePrecision> Precision(string? note = null) => new("--precision")
     {
-        Description = "Backbone arithmetic on the CPU: Float32, or Int8 (convolutions quantized, the most sensitive kept float32; 3.0× ML.NET's featurization "
+        Description = "Backbone arithmetic on the CPU: Float32, or Int8 (convolutions quantized, the most sensitive kept float32; 3.5× ML.NET's featurization "
             + "speed against 1.5× for Float32 in one bench run, docs/speed-and-memory.md; on the shared splits one test image of 1,210 fewer, 0.00 points in 5-fold; "
             + "the graph is calibrated once per run, 12–15 s)." + note,
         DefaultValueFactory = _ => ComputePrecision.Float32,

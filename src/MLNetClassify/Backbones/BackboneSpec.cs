@@ -132,8 +132,8 @@ public sealed record BackboneSpec
     /// <summary>
     /// The featurizer graph's arithmetic on the CPU. <see cref="ComputePrecision.Int8"/> quantizes the convolutions
     /// (the few that move the features most stay float32). Measured on the 2-core AMD EPYC (AVX-512 VNNI) development
-    /// machine in one bench run: 95.4 against 48.5 img/s for float32 (2.0×; 3.0× ML.NET's DnnFeaturizeImage path) and
-    /// 11.4 against 23.6 ms a PredictionEngine call; accuracy on the shared splits is in docs/speed-and-memory.md. Building the int8 graph calibrates it on generated images (~12 s for ResNet18, once
+    /// machine in one bench run (2026-11-30): 106.1 against 48.4 img/s for float32 (2.2×; 3.5× ML.NET's DnnFeaturizeImage
+    /// path) and 11.6 against 24.4 ms a PredictionEngine call; accuracy on the shared splits is in docs/speed-and-memory.md. Building the int8 graph calibrates it on generated images (~12 s for ResNet18, once
     /// per process); a saved model embeds the quantized graph. Weight storage does not apply to int8 graphs.
     /// </summary>
     public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
