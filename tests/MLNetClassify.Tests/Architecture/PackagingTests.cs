@@ -81,4 +81,54 @@ public class PackagingTests
         Assert.Contains(scored.StdoutLines[^1], new[] { "logo", "other" });
         Assert.False(Directory.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "DnnImageModels")), "the scoring app's output carries the backbone files");
     }
+
+    [Fact]
+    public void ASingleFilePublishedApp_FindsTheEmbeddedBackboneBesideItself()
+    {
+        // A training app published as one file (framework-dependent): the backbone package's files land beside the
+        // executable, where the library looks first. The NuGet package folder, the last place it looks, is hidden from it.
+        var dir = TestPaths.NewTempDirectory();
+        var app = Path.Combine(dir, "trainer");
+        Directory.CreateDirectory(app);
+        string rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        File.WriteAllText(Path.Combine(app, "Trainer.csproj"), $$"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <RuntimeIdentifier>{{rid}}</RuntimeIdentifier>
+                <SelfContained>false</SelfContained>
+                <PublishSingleFile>true</PublishSingleFile>
+              </PropertyGroup>
+              <ItemGroup>
+                <ProjectReference Include="{{Path.Combine(TestPaths.RepoRoot, "src", "MLNetClassify", "MLNetClassify.csproj")}}" />
+                <PackageReference Include="Microsoft.ML.DnnImageFeaturizer.ResNet18" Version="0.23.1" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using Microsoft.ML;
+            using MLNetClassify;
+            var ml = new MLContext(1);
+            using var featurizer = ml.ImageClassification().CreateFeaturizer();
+            var result = featurizer.Featurize([args[0]]);
+            Console.WriteLine($"{result.Features.Rows} {result.Features.Dimensions}");
+            """);
+        var publish = Path.Combine(dir, "published");
+        var run = CliRunner.Process("dotnet", ["publish", "-c", "Release", "-o", publish], app, Quiet);
+        Assert.True(run.ExitCode == 0, $"dotnet publish: exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
+        Assert.True(File.Exists(Path.Combine(publish, "Trainer")), "no single executable");
+        Assert.False(File.Exists(Path.Combine(publish, "MLNetClassify.dll")), "the library was not bundled into the one file");
+        Assert.True(File.Exists(Path.Combine(publish, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx")));
+
+        var image = TestImages.LogoFolder(Path.Combine(dir, "images"), 1, seed: 2, size: 96)[0].ImagePath;
+        var emptyPackages = Path.Combine(dir, "no-packages");
+        Directory.CreateDirectory(emptyPackages);
+        var trained = CliRunner.Process(Path.Combine(publish, "Trainer"), [image], dir,
+            new Dictionary<string, string>(Quiet) { ["NUGET_PACKAGES"] = emptyPackages });
+        Assert.True(trained.ExitCode == 0, $"single-file app: exit {trained.ExitCode}\n{trained.Stdout}\n{trained.Stderr}");
+        Assert.Equal("1 512", trained.StdoutLines[^1]);
+    }
 }
