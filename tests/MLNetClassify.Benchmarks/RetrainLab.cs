@@ -103,7 +103,7 @@ internal static class RetrainLab
     private static (Learning.TrainingResult<ITransformer> Result, string Path, ITransformer Model) Save(Learning.TrainingResult<ITransformer> trained, string work, string name)
     {
         var path = Path.Combine(work, name);
-        Persistence.ModelFiles.Save(new MLContext(1), trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImagePaths);
+        Persistence.ModelFiles.Save(new MLContext(1), trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImages);
         return (trained, path, trained.Model);
     }
 
@@ -136,7 +136,7 @@ internal static class RetrainTime
         var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") } };
         var first = ClassifierWorkflow.Train(new MLContext(1), split, options);
         var zip = Path.Combine(work, "time-old.zip");
-        Persistence.ModelFiles.Save(new MLContext(1), first.Model, first.InputSchema!, zip, trainedImages: first.TrainedImagePaths);
+        Persistence.ModelFiles.Save(new MLContext(1), first.Model, first.InputSchema!, zip, trainedImages: first.TrainedImages);
         for (int round = 0; round < 2; round++)
         {
             var s = Stopwatch.StartNew();
@@ -185,7 +185,7 @@ internal static class RetrainB
             var half = DataSplit.Stratified(split.Train, 0.5, seed);
             var old = ClassifierWorkflow.Train(new MLContext(1), new DataSplit(half.Train, []), options);
             string listed = Path.Combine(work, "b-listed.zip"), bare = Path.Combine(work, "b-bare.zip");
-            Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, listed, trainedImages: old.TrainedImagePaths);
+            Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, listed, trainedImages: old.TrainedImages);
             Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, bare);
             var line = new List<string>();
             foreach (var (name, zip, shrink) in new[] { ("mixed", bare, 1f), ("mixed+shrink", bare, 0.5f), ("clean", listed, 1f), ("clean+shrink", listed, 0.5f) })

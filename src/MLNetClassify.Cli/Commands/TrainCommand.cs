@@ -249,7 +249,7 @@ internal static class TrainCommand
             RetrainedFrom = args.From is null ? null : Path.GetFullPath(args.From),
         };
         ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord),
-            trained.TrainedImagePaths);
+            trained.TrainedImages);
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
         var test = trained.Test;
         if (test is not null)

@@ -13,6 +13,9 @@ public sealed record FeaturizationResult(FeatureMatrix Features, int[] SourceInd
     /// <summary>Damaged cache entries met (and rebuilt), or entries that could not be written.</summary>
     public IReadOnlyList<string> CacheWarnings { get; init; } = [];
 
+    /// <summary>Each input image's content hash (hex SHA-256) where the cache computed it, by input position; null without a cache.</summary>
+    internal IReadOnlyList<string?>? ContentHashes { get; init; }
+
     /// <summary>Images (featurized or skipped) per second of wall time.</summary>
     public double ImagesPerSecond => (Features.Rows + Skipped.Count) / Math.Max(Elapsed.TotalSeconds, 1e-9);
 }

@@ -64,6 +64,7 @@ public sealed partial class ImageFeaturizer
         {
             CacheHits = hit.Count(h => h),
             CacheWarnings = warnings,
+            ContentHashes = keys,
         };
     }
 }

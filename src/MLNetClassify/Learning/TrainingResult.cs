@@ -37,5 +37,5 @@ public sealed record TrainingResult<TModel>(TModel Model, IReadOnlyList<string> 
     internal MulticlassPredictionTransformer<MaximumEntropyModelParameters>? Head { get; init; }
 
     /// <summary>The files the head trained on (the featurized training images; in-memory images are not listed).</summary>
-    internal IReadOnlyList<string>? TrainedImagePaths { get; init; }
+    internal Data.TrainedImageList? TrainedImages { get; init; }
 }

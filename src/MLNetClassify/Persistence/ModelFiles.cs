@@ -16,7 +16,7 @@ internal static class ModelFiles
     public const string TrainedImagesEntry = "MLNetClassify/trained-images.txt";
 
     /// <summary>How the list names an image: the first 128 bits of its content's SHA-256, in hex (the file's name and place do not matter).</summary>
-    public static string TrainedImageKey(string path) => ContentHash.Of(path)[..32];
+    public static string TrainedImageKey(string path) => TrainedImageList.Key(ContentHash.Of(path));
 
     /// <summary>
     /// The steps of <paramref name="model"/> that scoring needs, and their input schema: a workflow model's leading
@@ -40,12 +40,12 @@ internal static class ModelFiles
     /// <summary>
     /// Saves with <c>mlContext.Model.Save</c> to a temporary file, then renames it over <paramref name="path"/>; with
     /// <paramref name="trainingRecord"/> (JSON), also a <see cref="TrainingRecordEntry"/> entry in the zip, and with
-    /// <paramref name="trainedImages"/> (files), a <see cref="TrainedImagesEntry"/> that lists them by content, which
+    /// <paramref name="trainedImages"/>, a <see cref="TrainedImagesEntry"/> that lists them by content, which
     /// retraining reads to keep them out of its validation rows. A classifier's zip also gets
     /// <see cref="SavedClassifier.HeadEntry"/>, which lets retraining read its parts without an ML.NET load.
     /// </summary>
     public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, string? trainingRecord = null,
-        IEnumerable<string>? trainedImages = null)
+        TrainedImageList? trainedImages = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         using var buffer = new MemoryStream();
@@ -63,7 +63,7 @@ internal static class ModelFiles
                     writer.Write(trainingRecord);
             if (trainedImages is not null)
                 using (var writer = new StreamWriter(zip.CreateEntry(TrainedImagesEntry).Open()))
-                    foreach (var key in trainedImages.Select(TrainedImageKey).Distinct().Order(StringComparer.Ordinal))
+                    foreach (var key in trainedImages.Keys().Distinct().Order(StringComparer.Ordinal))
                         writer.Write(key + "\n");
         }
         AtomicFile.Write(path, stream => stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length));

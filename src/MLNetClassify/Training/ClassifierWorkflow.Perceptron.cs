@@ -48,7 +48,7 @@ public static partial class ClassifierWorkflow
             InputSchema = inputSchema,
             Test = test,
             Head = fit.Head,
-            TrainedImagePaths = fit.TrainedImagePaths,
+            TrainedImages = fit.TrainedImages,
         };
 
     /// <summary>The training images as a data view, and the text label → key mapping (keys in label order) fitted on them.</summary>

@@ -70,8 +70,9 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             (features, rowLabels, views) = WithAugmentedViews(featurizer, sources, featurized, rowLabels, featurizationProgress, cancellationToken);
         var (initial, known) = WarmStart is { } old ? InitialHead(old, classes, features.Dimensions) : (null, null);
         // Images the old head trained on (when its zip lists them) are kept out of validation: they would make the start look best.
+        var hashes = featurized.ContentHashes;
         var seen = WarmStart?.TrainedImages is { } before
-            ? featurized.SourceIndices.Select(i => sources[i].Path is not { } path || before.Contains(Persistence.ModelFiles.TrainedImageKey(path))).ToArray()
+            ? featurized.SourceIndices.Select(i => sources[i].Path is not { } path || before.Contains(TrainedImageList.Key(hashes?[i] ?? ContentHash.Of(path)))).ToArray()
             : null;
         var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views, initial, known, seen);
 
@@ -88,8 +89,15 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             UnlabeledRows = unlabeled,
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
-            TrainedImagePaths = featurized.SourceIndices.Select(i => sources[i].Path).OfType<string>().ToList(),
+            TrainedImages = TrainedFiles(sources, featurized),
         };
+    }
+
+    /// <summary>The training files that were featurized, with the content hashes the cache computed for them.</summary>
+    private static TrainedImageList TrainedFiles(IReadOnlyList<Images.ImageSource> sources, FeaturizationResult featurized)
+    {
+        var files = featurized.SourceIndices.Where(i => sources[i].Path is not null).ToList();
+        return new TrainedImageList(files.Select(i => sources[i].Path!).ToList(), files.Select(i => featurized.ContentHashes?[i]).ToList());
     }
 
     /// <summary>The saved head's weights and biases for the classes it knows, by name, zeros for new classes; and which it knew.</summary>

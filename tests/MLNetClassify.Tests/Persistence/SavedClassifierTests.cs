@@ -18,7 +18,7 @@ public class SavedClassifierTests
         var ml = new MLContext(1);
         var trained = ClassifierWorkflow.Train(ml, split, new ImageClassifierOptions { Head = new SoftmaxHeadOptions { Epochs = 10 } });
         var path = Path.Combine(dir, "model.zip");
-        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImagePaths);
+        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImages);
         (trained.Model as IDisposable)?.Dispose();
         return path;
     }

@@ -21,7 +21,7 @@ public class RetrainTests
         var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = cache }, Head = new SoftmaxHeadOptions { Epochs = 30 } };
         var trained = ClassifierWorkflow.Train(ml, two, options);
         var old = Path.Combine(dir, "old.zip");
-        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, old, trainedImages: trained.TrainedImagePaths);
+        ModelFiles.Save(ml, trained.Model, trained.InputSchema!, old, trainedImages: trained.TrainedImages);
         return (old, three, cache);
     }
 
