@@ -40,7 +40,10 @@ internal static class DecodeLab
                 codec.GetPixels(info, handle.AddrOfPinnedObject());
                 handle.Free();
                 Add($"GetPixels at {scaled.Width}x{scaled.Height}", s);
-                var (w, h, upright) = ImageDecoder.Orient(buffer, scaled.Width, scaled.Height, codec.EncodedOrigin);
+                // As the decoder does: an upright file's pixels are used as they are.
+                var upright = codec.EncodedOrigin == SKEncodedOrigin.TopLeft ? buffer : new byte[buffer.Length];
+                var (w, h) = upright == buffer ? (scaled.Width, scaled.Height)
+                    : ImageDecoder.Orient(buffer, scaled.Width, scaled.Height, codec.EncodedOrigin, upright);
                 using var image = MLImage.CreateFromPixels(w, h, MLPixelFormat.Bgra32, upright);
                 Add("orient + MLImage", s);
                 readers.TryRead(ImageSource.FromImage(image, "x"), planes);

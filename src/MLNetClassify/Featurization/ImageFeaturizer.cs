@@ -75,6 +75,9 @@ public sealed partial class ImageFeaturizer : IDisposable
     private readonly int _workers;
     private bool _disposed;
 
+    /// <summary>Workers of the CPU default (one per core), or 0 when the decode-then-infer pipeline runs.</summary>
+    internal int Workers => _workers;
+
     /// <summary>Loads <paramref name="backbone"/> into an ONNX Runtime session on the options' device.</summary>
     /// <exception cref="FileNotFoundException">The backbone's file is missing.</exception>
     /// <exception cref="InvalidOperationException">The device was required and cannot be used.</exception>

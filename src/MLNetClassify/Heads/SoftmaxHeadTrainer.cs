@@ -70,9 +70,10 @@ internal sealed class SoftmaxHeadTrainer
             if (labels[i] != labels[i % images])
                 throw new ArgumentException($"Row {i} (view {i / images} of image {i % images}) has label {labels[i]}, its image {labels[i % images]}.", nameof(labels));
 
+        bool addsClasses = known is not null && known.Contains(false);
         // More images for the same classes: start from the old head shrunk (Ash & Adams, "On Warm-Starting Neural Network
         // Training", 2020): a head fitted to fewer images is over-confident on them, and early stopping would keep it so.
-        if (initial is not null && (known is null || known.All(k => k)) && _options.WarmStartShrink != 1f)
+        if (initial is not null && !addsClasses && _options.WarmStartShrink != 1f)
             initial = new SoftmaxLayer(initial.Weights.Select(w => w * _options.WarmStartShrink).ToArray(), initial.Bias.Select(b => b * _options.WarmStartShrink).ToArray(), initial.Features);
         var all = Enumerable.Range(0, features.Rows).ToArray();
         var (train, validation) = _options.ValidationFraction > 0
@@ -95,28 +96,26 @@ internal sealed class SoftmaxHeadTrainer
         }
         train = Enumerable.Range(0, views).SelectMany(v => train.Select(i => v * images + i)).ToArray();
 
+        // One phase; with new classes two: them alone against the known ones (rate 0), then all, the known ones slowly.
+        // Each phase starts where the one before ended; the refit on all rows repeats them for the epochs each chose.
+        (string Name, float[]? Rates)[] phases = addsClasses
+            ? [(NewClassesPhase, known!.Select(k => k ? 0f : 1f).ToArray()), ("train", known!.Select(k => k ? _options.KnownClassRate : 1f).ToArray())]
+            : [("train", null)];
         var history = new List<EpochMetrics>();
-        if (known is null || known.All(k => k))
-        {
-            var first = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken, initial, null);
-            if (validation.Length == 0 || !_options.RefitOnAllRows)
-                return new SoftmaxHeadResult(first.Model, first.BestEpoch, history);
-
-            var refit = RunEpochs(features, labels, classes, all, [], "refit", first.BestEpoch, history, progress, cancellationToken, initial, null);
-            return new SoftmaxHeadResult(refit.Model, first.BestEpoch, history);
-        }
-
-        // New classes: first alone against the known ones (rate 0), then all, the known ones slowly.
-        var onlyNew = known.Select(k => k ? 0f : 1f).ToArray();
-        var slowKnown = known.Select(k => k ? _options.KnownClassRate : 1f).ToArray();
-        var fitNew = RunEpochs(features, labels, classes, train, validation, NewClassesPhase, _options.Epochs, history, progress, cancellationToken, initial, onlyNew);
-        var joint = RunEpochs(features, labels, classes, train, validation, "train", _options.Epochs, history, progress, cancellationToken, fitNew.Model, slowKnown);
+        var bestEpochs = new int[phases.Length];
+        var model = initial;
+        for (int p = 0; p < phases.Length; p++)
+            (model, bestEpochs[p]) = RunEpochs(features, labels, classes, train, validation, phases[p].Name, _options.Epochs, history, progress, cancellationToken, model, phases[p].Rates);
         if (validation.Length == 0 || !_options.RefitOnAllRows)
-            return new SoftmaxHeadResult(joint.Model, joint.BestEpoch, history);
+            return new SoftmaxHeadResult(model!, bestEpochs[^1], history);
 
-        var refitNew = RunEpochs(features, labels, classes, all, [], "refit: " + NewClassesPhase, fitNew.BestEpoch, history, progress, cancellationToken, initial, onlyNew);
-        var refitJoint = RunEpochs(features, labels, classes, all, [], "refit", joint.BestEpoch, history, progress, cancellationToken, refitNew.Model, slowKnown);
-        return new SoftmaxHeadResult(refitJoint.Model, joint.BestEpoch, history);
+        var refit = initial;
+        for (int p = 0; p < phases.Length; p++)
+        {
+            string name = phases[p].Name == "train" ? "refit" : "refit: " + phases[p].Name;
+            refit = RunEpochs(features, labels, classes, all, [], name, bestEpochs[p], history, progress, cancellationToken, refit, phases[p].Rates).Model;
+        }
+        return new SoftmaxHeadResult(refit!, bestEpochs[^1], history);
     }
 
     /// <summary>The epoch phase in which a warm start fits its new classes alone.</summary>

@@ -145,19 +145,9 @@ internal static class ImageDecoder
     }
 
     /// <summary>
-    /// Turns BGRA pixels stored as <paramref name="origin"/> says (EXIF orientation 1–8) into the upright image a
-    /// viewer shows; returns its size and pixels (the input buffer itself when already upright).
+    /// Writes BGRA pixels stored as <paramref name="origin"/> says (EXIF orientation 1–8) into <paramref name="upright"/>
+    /// (the same length) as the upright image a viewer shows; returns its size.
     /// </summary>
-    internal static (int Width, int Height, byte[] Pixels) Orient(byte[] pixels, int width, int height, SKEncodedOrigin origin)
-    {
-        if (origin == SKEncodedOrigin.TopLeft)
-            return (width, height, pixels);
-        var result = new byte[pixels.Length];
-        var (outWidth, outHeight) = Orient(pixels, width, height, origin, result);
-        return (outWidth, outHeight, result);
-    }
-
-    /// <summary>As above, into <paramref name="upright"/> (the same length as <paramref name="pixels"/>); returns the upright size.</summary>
     internal static (int Width, int Height) Orient(ReadOnlySpan<byte> pixels, int width, int height, SKEncodedOrigin origin, Span<byte> upright)
     {
         bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;

@@ -63,7 +63,7 @@ internal static class ModelFiles
                     writer.Write(trainingRecord);
             if (trainedImages is not null)
                 using (var writer = new StreamWriter(zip.CreateEntry(TrainedImagesEntry).Open()))
-                    foreach (var key in trainedImages.Keys().Distinct().Order(StringComparer.Ordinal))
+                    foreach (var key in trainedImages.Keys.Distinct().Order(StringComparer.Ordinal))
                         writer.Write(key + "\n");
         }
         AtomicFile.Write(path, stream => stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length));

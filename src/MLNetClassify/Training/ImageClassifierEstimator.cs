@@ -69,11 +69,16 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         if (_options.AugmentedViews > 0)
             (features, rowLabels, views) = WithAugmentedViews(featurizer, sources, featurized, rowLabels, featurizationProgress, cancellationToken);
         var (initial, known) = WarmStart is { } old ? InitialHead(old, classes, features.Dimensions) : (null, null);
-        // Images the old head trained on (when its zip lists them) are kept out of validation: they would make the start look best.
-        var hashes = featurized.ContentHashes;
-        var seen = WarmStart?.TrainedImages is { } before
-            ? featurized.SourceIndices.Select(i => sources[i].Path is not { } path || before.Contains(TrainedImageList.Key(hashes?[i] ?? ContentHash.Of(path)))).ToArray()
-            : null;
+        // Images the old head trained on (when its zip lists them) are kept out of validation: they would make the start
+        // look best. In-memory images cannot be looked up, and count as seen.
+        var trained = TrainedFiles(sources, featurized);
+        bool[]? seen = null;
+        if (WarmStart?.TrainedImages is { } before)
+        {
+            seen = new bool[featurized.SourceIndices.Length];
+            for (int row = 0, file = 0; row < seen.Length; row++)
+                seen[row] = sources[featurized.SourceIndices[row]].Path is null || before.Contains(trained.Keys[file++]);
+        }
         var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views, initial, known, seen);
 
         var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
@@ -89,7 +94,7 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             UnlabeledRows = unlabeled,
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
-            TrainedImages = TrainedFiles(sources, featurized),
+            TrainedImages = trained,
         };
     }
 

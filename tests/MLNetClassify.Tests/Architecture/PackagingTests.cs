@@ -16,6 +16,23 @@ public class PackagingTests
         return Directory.GetFiles(output, "*.nupkg").Single();
     }
 
+    /// <summary>A console app project in <paramref name="folder"/>: net10.0, nullable, with these extra properties and items.</summary>
+    private static void WriteApp(string folder, string name, string properties, string items) =>
+        File.WriteAllText(Path.Combine(folder, name + ".csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                {properties}
+              </PropertyGroup>
+              <ItemGroup>
+                {items}
+              </ItemGroup>
+            </Project>
+            """);
+
     [Fact]
     public void Packages_ToolUnder150MB_OneBackboneCopy_NoMobileRuntimes_LibraryWithoutTheBackbone_TheInstalledToolRuns_AndAScoringAppCarriesNoBackbone()
     {
@@ -51,21 +68,9 @@ public class PackagingTests
         var app = Path.Combine(dir, "scorer");
         Directory.CreateDirectory(app);
         var version = Path.GetFileNameWithoutExtension(library)["MLNetClassify.".Length..];
-        File.WriteAllText(Path.Combine(app, "Scorer.csproj"), $$"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <RestoreAdditionalProjectSources>{{Path.GetDirectoryName(library)}}</RestoreAdditionalProjectSources>
-                <NoWarn>NU1603</NoWarn>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="MLNetClassify" Version="{{version}}" />
-              </ItemGroup>
-            </Project>
-            """);
+        WriteApp(app, "Scorer",
+            $"<RestoreAdditionalProjectSources>{Path.GetDirectoryName(library)}</RestoreAdditionalProjectSources><NoWarn>NU1603</NoWarn>",
+            $"""<PackageReference Include="MLNetClassify" Version="{version}" />""");
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using Microsoft.ML;
             using MLNetClassify;
@@ -91,22 +96,11 @@ public class PackagingTests
         var app = Path.Combine(dir, "trainer");
         Directory.CreateDirectory(app);
         string rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
-        File.WriteAllText(Path.Combine(app, "Trainer.csproj"), $$"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <RuntimeIdentifier>{{rid}}</RuntimeIdentifier>
-                <SelfContained>false</SelfContained>
-                <PublishSingleFile>true</PublishSingleFile>
-              </PropertyGroup>
-              <ItemGroup>
-                <ProjectReference Include="{{Path.Combine(TestPaths.RepoRoot, "src", "MLNetClassify", "MLNetClassify.csproj")}}" />
-                <PackageReference Include="Microsoft.ML.DnnImageFeaturizer.ResNet18" Version="0.23.1" />
-              </ItemGroup>
-            </Project>
+        WriteApp(app, "Trainer",
+            $"<RuntimeIdentifier>{rid}</RuntimeIdentifier><SelfContained>false</SelfContained><PublishSingleFile>true</PublishSingleFile>",
+            $"""
+            <ProjectReference Include="{Path.Combine(TestPaths.RepoRoot, "src", "MLNetClassify", "MLNetClassify.csproj")}" />
+            <PackageReference Include="Microsoft.ML.DnnImageFeaturizer.ResNet18" Version="0.23.1" />
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using Microsoft.ML;

@@ -20,7 +20,7 @@ public class CodegenTests(LogoModelFixture fixture)
     }
 
     [Fact]
-    public void Codegen_ConsoleAndWebProjects_BuildWithoutWarnings_AndScoreAsPredictDoes()
+    public async Task Codegen_ConsoleAndWebProjects_BuildWithoutWarnings_AndScoreAsPredictDoes()
     {
         var dir = TestPaths.NewTempDirectory();
         var generated = CliRunner.Run(["codegen", "--model", fixture.ModelPath, "--out", dir, "--name", "Logo", "--web", "--json"]);
@@ -70,25 +70,25 @@ public class CodegenTests(LogoModelFixture fixture)
             {
                 try
                 {
-                    health = http.GetAsync("/health").Result;
+                    health = await http.GetAsync("/health");
                     break;
                 }
-                catch (AggregateException) { Thread.Sleep(250); }
+                catch (HttpRequestException) { await Task.Delay(250); }
             }
             Assert.NotNull(health);
             Assert.Equal(HttpStatusCode.OK, health!.StatusCode);
 
             using var upload = new MultipartFormDataContent { { new ByteArrayContent(File.ReadAllBytes(images[0])), "image", Path.GetFileName(images[0]) } };
-            var answer = http.PostAsync("/predict", upload).Result;
+            var answer = await http.PostAsync("/predict", upload);
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-            var body = JsonDocument.Parse(answer.Content.ReadAsStringAsync().Result).RootElement;
+            var body = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement;
             Assert.Equal(JsonDocument.Parse(predict.StdoutLines[0]).RootElement.GetProperty("label").GetString(), body.GetProperty("label").GetString());
             Assert.Equal(2, body.GetProperty("top").GetArrayLength());
 
             using var text = new MultipartFormDataContent { { new ByteArrayContent("not an image"u8.ToArray()), "image", "notes.jpg" } };
-            var refused = http.PostAsync("/predict", text).Result;
+            var refused = await http.PostAsync("/predict", text);
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-            Assert.Contains("not a readable image", refused.Content.ReadAsStringAsync().Result);
+            Assert.Contains("not a readable image", await refused.Content.ReadAsStringAsync());
         }
         finally
         {

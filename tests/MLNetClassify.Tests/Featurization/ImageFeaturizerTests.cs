@@ -82,6 +82,7 @@ public class ImageFeaturizerTests
         var ml = new MLContext(1);
         using var workers = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 2 });
         using var pipeline = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { BatchSize = 2, InferenceThreads = 2 });
+        Assert.Equal((Environment.ProcessorCount, 0), (workers.Workers, pipeline.Workers));
         var a = workers.Featurize(paths);
         var b = pipeline.Featurize(paths);
         Assert.Equal(Enumerable.Range(0, paths.Count).Where(i => i is not (4 or 7)), a.SourceIndices);
