@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.ML;
 using MLNetClassify.Cli.Codegen;
@@ -17,63 +18,84 @@ internal static partial class CodegenCommand
         var model = CommonOptions.Model("The model zip the projects will use (copied into them).");
         var output = new Option<string>("--out") { Description = "Folder to write the projects into (NAME/ and, with --web, NAME.Web/).", Required = true };
         var name = new Option<string?>("--name") { Description = "C# name of the projects, namespace and model class (default: from the model file's name)." };
-        var web = new Option<bool>("--web") { Description = "Also write an ASP.NET Core minimal API project: POST /predict (multipart field 'image'), GET /health." };
+        var web = new Option<bool>("--web")
+        {
+            Description = "Also write an ASP.NET Core web API project: POST /predict (multipart field 'image'), GET /health and /ready, OpenAPI, "
+                + "limits in appsettings.json, the model reloaded when model.zip is rewritten.",
+        };
+        var packageVersion = new Option<string?>("--package-version") { Description = $"The {ProjectTemplates.LibraryPackage} package version the projects reference (default: this tool's, {LibraryVersion})." };
+        var packageSource = new Option<string?>("--package-source")
+        {
+            Description = $"A folder or feed the projects restore {ProjectTemplates.LibraryPackage} from besides the configured ones (e.g. where `dotnet pack src/MLNetClassify -o nupkg` put it).",
+        };
         var json = CommonOptions.Json();
         var command = new Command("codegen",
-            "Write a .NET console project (and with --web a web API) that scores with the model: ModelInput, ModelOutput, thread-safe Predict and "
-            + "PredictAllLabels over a pool of engines, with stock ML.NET packages only.")
+            "Write a .NET console project (and with --web a web API) that scores with the model through the MLNetClassify package: images decoded as "
+            + "training decoded them, a thread-safe pool of engines.")
         {
-            model, output, name, web, json,
+            model, output, name, web, packageVersion, packageSource, json,
         };
-        Verb.SetAction(command, (result, token) => Run(result.GetValue(model)!, result.GetValue(output)!, result.GetValue(name), result.GetValue(web), result.GetValue(json)));
+        Verb.SetAction(command, (result, token) => Run(result.GetValue(model)!, result.GetValue(output)!, result.GetValue(name), result.GetValue(web),
+            result.GetValue(packageVersion) ?? LibraryVersion, result.GetValue(packageSource), result.GetValue(json)));
         return command;
     }
 
-    private static int Run(string modelPath, string outputFolder, string? requestedName, bool web, bool json)
+    /// <summary>The library version this tool ships with (the informational version without its source revision).</summary>
+    internal static string LibraryVersion { get; } =
+        (typeof(ImageClassifierPool).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0").Split('+')[0];
+
+    private static int Run(string modelPath, string outputFolder, string? requestedName, bool web, string libraryVersion, string? packageSource, bool json)
     {
         var name = requestedName ?? NameFrom(modelPath);
         if (!Identifier().IsMatch(name))
             throw new ArgumentException($"--name '{name}' is not a C# identifier (letters, digits and _, not starting with a digit).");
+        if (packageSource is not null && !packageSource.Contains("://", StringComparison.Ordinal))
+        {
+            packageSource = Path.GetFullPath(packageSource);
+            if (!Directory.Exists(packageSource))
+                throw new ArgumentException($"--package-source {packageSource}: no such folder.");
+        }
         var mlContext = new MLContext(1);
         var model = ModelFiles.Load(mlContext, modelPath, out var inputSchema); // stock Model.Load: what the generated code will do
         IReadOnlyList<string> classes;
         byte[] scoringZip;
-        bool needsLabel;
         using (model as IDisposable)
         {
             classes = ModelInfo.Classes(mlContext, model);
-            // The projects get the scoring steps only: their ModelInput is the image path alone.
+            // The projects get the scoring steps only: their input is the image alone.
             var (scoring, schema) = ModelFiles.ScoringOnly(model, inputSchema);
-            needsLabel = schema.GetColumnOrNull("Label") is not null;
             using var buffer = new MemoryStream();
             mlContext.Model.Save(scoring, schema, buffer);
             scoringZip = buffer.ToArray();
         }
         var graph = ModelFiles.ReadFeaturizerGraph(modelPath);
         int inputSize = graph?.InputSize ?? 0;
+        string consumption = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize);
 
         var console = Write(outputFolder, name, scoringZip, new Dictionary<string, string>
         {
-            [$"{name}.csproj"] = ProjectTemplates.Project(web: false),
-            [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize, needsLabel),
+            [$"{name}.csproj"] = ProjectTemplates.Project(web: false, libraryVersion, packageSource),
+            [$"{name}.consumption.cs"] = consumption,
             ["Program.cs"] = ProjectTemplates.ConsoleProgram(name),
         });
-        var webFolder = web
-            ? Write(outputFolder, $"{name}.Web", scoringZip, new Dictionary<string, string>
-            {
-                [$"{name}.Web.csproj"] = ProjectTemplates.Project(web: true),
-                [$"{name}.consumption.cs"] = ProjectTemplates.Consumption(name, classes, Path.GetFileName(modelPath), inputSize, needsLabel),
-                ["Program.cs"] = ProjectTemplates.WebProgram(name),
-            })
-            : null;
-        var summary = new Summary(console, webFolder, name, classes, ProjectTemplates.Packages.Select(p => $"{p.Id} {p.Version}").ToList());
+        string? webFolder = null;
+        if (web)
+        {
+            var files = WebTemplates.Files(name);
+            files[$"{name}.Web.csproj"] = ProjectTemplates.Project(web: true, libraryVersion, packageSource);
+            files[$"{name}.consumption.cs"] = consumption;
+            webFolder = Write(outputFolder, $"{name}.Web", scoringZip, files);
+        }
+        var packages = ProjectTemplates.PackagesFor(web, libraryVersion).Select(p => $"{p.Id} {p.Version}").ToList();
+        var summary = new Summary(console, webFolder, name, classes, packages);
         if (json)
             Output.JsonLine(summary, CliJson.Default.CodegenSummary);
         else
         {
             Console.WriteLine($"console project: {console}   (dotnet run --project {console} -- IMAGE...)");
             if (webFolder is not null)
-                Console.WriteLine($"web project:     {webFolder}   (dotnet run --project {webFolder}; POST /predict with a form field 'image')");
+                Console.WriteLine($"web project:     {webFolder}   (dotnet run --project {webFolder}; POST /predict with a form field 'image'; limits in appsettings.json)");
+            Console.WriteLine($"packages:        {string.Join(", ", packages)}");
         }
         return 0;
     }

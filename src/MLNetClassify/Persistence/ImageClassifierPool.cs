@@ -1,5 +1,6 @@
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetClassify.Images;
 
 namespace MLNetClassify.Persistence;
@@ -66,6 +67,18 @@ public sealed class ImageClassifierPool : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         return Run(scorer => scorer.Score(image), problem => $"The uploaded image cannot be used: {problem}");
     }
+
+    /// <summary>
+    /// Scores one blank image with the current model, so that the first real request does not pay for ONNX Runtime's
+    /// first run (a service calls this before it reports ready, and after <see cref="Reload"/>).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
+    public void WarmUp() =>
+        Run(scorer =>
+        {
+            using var blank = MLImage.CreateFromPixels(scorer.Side, scorer.Side, MLPixelFormat.Bgra32, new byte[4 * scorer.Side * scorer.Side]);
+            return (scorer.Score(blank), null);
+        }, problem => problem);
 
     /// <summary>
     /// Loads <see cref="ModelPath"/> again (write new versions atomically, e.g. with <c>SaveModel</c>) and makes it
