@@ -61,15 +61,25 @@ internal static class Output
             });
     }
 
-    /// <summary>One epoch as the progress shows it.</summary>
-    private static string EpochLine(EpochMetrics e) => e.Phase == "refit"
-        ? $"refit on all training rows, epoch {e.Epoch}: loss {e.TrainLoss:F4}"
-        : $"epoch {e.Epoch}: loss {e.TrainLoss:F4}, validation loss {e.ValidationLoss:F4}, validation accuracy {e.ValidationAccuracy:F3}";
+    /// <summary>One epoch as the progress shows it: its phase, and the validation figures where it has them.</summary>
+    internal static string EpochLine(EpochMetrics e)
+    {
+        string phase = e.Phase switch
+        {
+            EpochPhase.NewClasses => "new classes, epoch",
+            EpochPhase.Refit => "refit on all training rows, epoch",
+            EpochPhase.RefitNewClasses => "refit on all training rows, new classes, epoch",
+            _ => "epoch",
+        };
+        return e.ValidationLoss is { } loss
+            ? $"{phase} {e.Epoch}: loss {e.TrainLoss:F4}, validation loss {loss:F4}, validation accuracy {e.ValidationAccuracy:F3}"
+            : $"{phase} {e.Epoch}: loss {e.TrainLoss:F4}";
+    }
 
     /// <summary>Every tenth training epoch (and the first) as a plain line on stderr.</summary>
     private static IProgress<EpochMetrics> EpochLines() => new SyncProgress<EpochMetrics>(e =>
     {
-        if (e.Phase == "train" && (e.Epoch == 1 || e.Epoch % 10 == 0))
+        if (!e.IsRefit && (e.Epoch == 1 || e.Epoch % 10 == 0))
             Console.Error.WriteLine($"  {EpochLine(e)}");
     });
 

@@ -73,8 +73,8 @@ internal static class RetrainLab
         var (newB, newBSeconds) = Timed(() => ClassifierWorkflow.Retrain(new MLContext(1), oldB.Path, split, options));
         if (Environment.GetEnvironmentVariable("RETRAINLAB_CURVES") is not null)
         {
-            Console.WriteLine("retrain B: " + string.Join(" ", newB.Epochs.Where(e => e.Phase == "train").Take(15).Select(e => $"{e.ValidationLoss:F3}")));
-            Console.WriteLine("fresh:     " + string.Join(" ", fresh.Epochs.Where(e => e.Phase == "train").Take(15).Select(e => $"{e.ValidationLoss:F3}")));
+            Console.WriteLine("retrain B: " + string.Join(" ", newB.Epochs.Where(e => e.Phase == MLNetClassify.Learning.EpochPhase.Train).Take(15).Select(e => $"{e.ValidationLoss:F3}")));
+            Console.WriteLine("fresh:     " + string.Join(" ", fresh.Epochs.Where(e => e.Phase == MLNetClassify.Learning.EpochPhase.Train).Take(15).Select(e => $"{e.ValidationLoss:F3}")));
         }
         Console.WriteLine();
         Console.WriteLine("| model | test accuracy | test log-loss | epochs (best) | s from cached features |");

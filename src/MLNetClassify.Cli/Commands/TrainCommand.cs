@@ -229,7 +229,7 @@ internal static class TrainCommand
         foreach (var warning in images.CacheWarnings) Output.Warn(warning);
         if (args.Cache is not null)
             Output.Step($"cache: {images.CacheHits} of {images.Features.Rows + images.Skipped.Count} training images read from {args.Cache}");
-        Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == "train")}, then refit on all training rows");
+        Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == MLNetClassify.Learning.EpochPhase.Train)}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
         // A retrained model keeps the old graph: its weight storage and precision are what the old record says.

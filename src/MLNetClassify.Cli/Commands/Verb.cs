@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLNetClassify.Backbones;
+using MLNetClassify.Data;
 
 namespace MLNetClassify.Cli.Commands;
 
@@ -54,5 +55,5 @@ internal static class Verb
 
     /// <summary>Exceptions that describe wrong input: arguments, missing or unreadable files and folders, bad data, an unusable required device.</summary>
     internal static bool IsInputError(Exception e) => e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
-        or InvalidDataException or UnauthorizedAccessException or FormatException or DeviceUnavailableException;
+        or InvalidDataException or UnauthorizedAccessException or FormatException or DeviceUnavailableException or UnsuitableInputException;
 }

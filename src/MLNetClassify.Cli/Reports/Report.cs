@@ -99,12 +99,17 @@ internal static class Report
         };
         if (training is not null)
         {
-            var epochs = training.Epochs.Where(e => e.Phase == "train").OrderBy(e => e.Epoch).ToList();
-            using (var loss = Figures.Lines("loss per epoch", [("training", epochs.Select(e => e.TrainLoss).ToList()), ("validation", epochs.Select(e => e.ValidationLoss ?? double.NaN).ToList())], training.BestEpoch))
+            // The epochs that were validated, in the order they ran (a warm start's new-classes epochs first); the
+            // dashed line marks the chosen epoch of the last of them.
+            var epochs = training.Epochs.Where(e => !e.IsRefit).ToList();
+            int chosen = epochs.Count(e => e.Phase != EpochPhase.Train) + training.BestEpoch;
+            using (var loss = Figures.Lines("loss per epoch", [("training", epochs.Select(e => e.TrainLoss).ToList()), ("validation", epochs.Select(e => e.ValidationLoss ?? double.NaN).ToList())], chosen))
                 Figures.Save(loss, Path.Combine(folder, "epochs-loss.png"));
-            using (var accuracy = Figures.Lines("accuracy per epoch", [("training", epochs.Select(e => e.TrainAccuracy).ToList()), ("validation", epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToList())], training.BestEpoch))
+            using (var accuracy = Figures.Lines("accuracy per epoch", [("training", epochs.Select(e => e.TrainAccuracy).ToList()), ("validation", epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToList())], chosen))
                 Figures.Save(accuracy, Path.Combine(folder, "epochs-accuracy.png"));
-            figures.Add(("epochs-loss.png", $"Loss per epoch on the training part and the validation part; the dashed line marks the epoch early stopping chose ({training.BestEpoch})."));
+            figures.Add(("epochs-loss.png", epochs.Count > training.Epochs.Count(e => e.Phase == EpochPhase.Train)
+                ? $"Loss per epoch on the training part and the validation part: the new classes alone first, then all classes; the dashed line marks the epoch early stopping chose in the second part ({training.BestEpoch})."
+                : $"Loss per epoch on the training part and the validation part; the dashed line marks the epoch early stopping chose ({training.BestEpoch})."));
             figures.Add(("epochs-accuracy.png", "Accuracy per epoch on the same parts."));
         }
         var report = Path.Combine(folder, "index.html");

@@ -98,32 +98,30 @@ internal sealed class SoftmaxHeadTrainer
 
         // One phase; with new classes two: them alone against the known ones (rate 0), then all, the known ones slowly.
         // Each phase starts where the one before ended; the refit on all rows repeats them for the epochs each chose.
-        (string Name, float[]? Rates)[] phases = addsClasses
-            ? [(NewClassesPhase, known!.Select(k => k ? 0f : 1f).ToArray()), ("train", known!.Select(k => k ? _options.KnownClassRate : 1f).ToArray())]
-            : [("train", null)];
+        (EpochPhase Phase, EpochPhase Refit, float[]? Rates)[] phases = addsClasses
+            ?
+            [
+                (EpochPhase.NewClasses, EpochPhase.RefitNewClasses, known!.Select(k => k ? 0f : 1f).ToArray()),
+                (EpochPhase.Train, EpochPhase.Refit, known!.Select(k => k ? _options.KnownClassRate : 1f).ToArray()),
+            ]
+            : [(EpochPhase.Train, EpochPhase.Refit, null)];
         var history = new List<EpochMetrics>();
         var bestEpochs = new int[phases.Length];
         var model = initial;
         for (int p = 0; p < phases.Length; p++)
-            (model, bestEpochs[p]) = RunEpochs(features, labels, classes, train, validation, phases[p].Name, _options.Epochs, history, progress, cancellationToken, model, phases[p].Rates);
+            (model, bestEpochs[p]) = RunEpochs(features, labels, classes, train, validation, phases[p].Phase, _options.Epochs, history, progress, cancellationToken, model, phases[p].Rates);
         if (validation.Length == 0 || !_options.RefitOnAllRows)
             return new SoftmaxHeadResult(model!, bestEpochs[^1], history);
 
         var refit = initial;
         for (int p = 0; p < phases.Length; p++)
-        {
-            string name = phases[p].Name == "train" ? "refit" : "refit: " + phases[p].Name;
-            refit = RunEpochs(features, labels, classes, all, [], name, bestEpochs[p], history, progress, cancellationToken, refit, phases[p].Rates).Model;
-        }
+            refit = RunEpochs(features, labels, classes, all, [], phases[p].Refit, bestEpochs[p], history, progress, cancellationToken, refit, phases[p].Rates).Model;
         return new SoftmaxHeadResult(refit!, bestEpochs[^1], history);
     }
 
-    /// <summary>The epoch phase in which a warm start fits its new classes alone.</summary>
-    internal const string NewClassesPhase = "new classes";
-
     private (SoftmaxLayer Model, int BestEpoch) RunEpochs(
         FeatureMatrix features, IReadOnlyList<int> labels, int classes, int[] train, int[] validation,
-        string phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken, SoftmaxLayer? initial,
+        EpochPhase phase, int epochs, List<EpochMetrics> history, IProgress<EpochMetrics>? progress, CancellationToken cancellationToken, SoftmaxLayer? initial,
         float[]? classRates)
     {
         int d = features.Dimensions;

@@ -8,7 +8,7 @@ namespace MLNetClassify.Learning;
 /// <param name="ValidationAccuracy">Accuracy on the held-out rows after the epoch; null without validation.</param>
 /// <param name="LearningRate">The rate used in the epoch.</param>
 /// <param name="IsBest">Whether these weights are the best so far (lowest validation loss).</param>
-/// <param name="Phase">"train" while choosing epochs, "refit" while retraining on all rows.</param>
+/// <param name="Phase">The part of training: choosing the epoch count on validation rows, or refitting on all rows.</param>
 public sealed record EpochMetrics(
     int Epoch,
     double TrainLoss,
@@ -17,4 +17,8 @@ public sealed record EpochMetrics(
     double? ValidationAccuracy,
     double LearningRate,
     bool IsBest,
-    string Phase = "train");
+    EpochPhase Phase = EpochPhase.Train)
+{
+    /// <summary>Whether this epoch refits on all rows (no validation figures).</summary>
+    public bool IsRefit => Phase is EpochPhase.Refit or EpochPhase.RefitNewClasses;
+}

@@ -6,10 +6,10 @@ namespace MLNetClassify.Learning;
 /// </summary>
 /// <param name="parameters">The live parameter vector; copied into <see cref="Best"/> when an epoch is the best.</param>
 /// <param name="patience">Epochs without a better validation loss before stopping.</param>
-/// <param name="phase">"train" or "refit", recorded in each epoch's metrics.</param>
+/// <param name="phase">The part of training, recorded in each epoch's metrics.</param>
 /// <param name="history">Receives one entry per epoch.</param>
 /// <param name="progress">Receives one report per epoch; may be null.</param>
-internal sealed class EpochTracker(float[] parameters, int patience, string phase, List<EpochMetrics> history, IProgress<EpochMetrics>? progress)
+internal sealed class EpochTracker(float[] parameters, int patience, EpochPhase phase, List<EpochMetrics> history, IProgress<EpochMetrics>? progress)
 {
     private readonly EarlyStopping _stopping = new(patience);
 

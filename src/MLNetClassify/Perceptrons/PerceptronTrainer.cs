@@ -48,7 +48,7 @@ internal sealed partial class PerceptronTrainer
         var theta = network.InitialParameters(_options.Seed);
         var grad = new float[theta.Length];
         var history = new List<EpochMetrics>();
-        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, "train", history, progress);
+        var tracker = new EpochTracker(theta, _options.EarlyStoppingPatience, EpochPhase.Train, history, progress);
         var optimizer = ParameterOptimizer.Create(_options.Optimizer, theta.Length, _options.Momentum);
         var rng = new Random(_options.Seed);
         var order = (int[])train.Clone();

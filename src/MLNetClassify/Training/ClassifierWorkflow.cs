@@ -190,7 +190,7 @@ public static partial class ClassifierWorkflow
         if (saved is null || rest is null)
             return testTimeViews == 1
                 ? Evaluate(mlContext, model, images, cancellationToken)
-                : throw new InvalidOperationException($"{modelPath}: test-time augmentation needs a model with an MLNetClassify featurizer graph and a head after it; this one is scored row by row.");
+                : throw new UnsuitableInputException($"{modelPath}: test-time augmentation needs a model with an MLNetClassify featurizer graph and a head after it; this one is scored row by row.");
         using var featurizer = new ImageFeaturizer(mlContext, saved.Spec(modelPath), saved.Graph, featurizerOptions);
         return EvaluateWithFeaturizer(mlContext, featurizer, ModelInfo.Classes(mlContext, model), featureType, data => rest.Aggregate(data, (view, t) => t.Transform(view)),
             images, testTimeViews, seed, cancellationToken);

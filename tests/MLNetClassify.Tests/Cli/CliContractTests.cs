@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MLNetClassify.Cli;
 using MLNetClassify.Cli.Commands;
 
 namespace MLNetClassify.Tests.Cli;
@@ -69,6 +70,7 @@ public class CliContractTests
     [InlineData(typeof(DirectoryNotFoundException), 2)]
     [InlineData(typeof(InvalidDataException), 2)]
     [InlineData(typeof(FormatException), 2)]
+    [InlineData(typeof(MLNetClassify.Data.UnsuitableInputException), 2)]
     [InlineData(typeof(OperationCanceledException), 130)]
     [InlineData(typeof(InvalidOperationException), 1)]
     [InlineData(typeof(IOException), 1)]
@@ -85,6 +87,24 @@ public class CliContractTests
         {
             Console.SetError(stderr);
         }
+    }
+
+    [Fact]
+    public void EpochLine_NamesEveryPhase_AndLeavesNoValidationFieldEmpty()
+    {
+        var validated = new MLNetClassify.Learning.EpochMetrics(3, 0.5, 0.8, 0.6, 0.75, 1e-3, true);
+        var refit = validated with { ValidationLoss = null, ValidationAccuracy = null };
+        var lines = new[]
+        {
+            Output.EpochLine(validated),
+            Output.EpochLine(validated with { Phase = MLNetClassify.Learning.EpochPhase.NewClasses }),
+            Output.EpochLine(refit with { Phase = MLNetClassify.Learning.EpochPhase.Refit }),
+            Output.EpochLine(refit with { Phase = MLNetClassify.Learning.EpochPhase.RefitNewClasses }),
+        };
+        Assert.Equal("epoch 3: loss 0.5000, validation loss 0.6000, validation accuracy 0.750", lines[0]);
+        Assert.Equal("new classes, epoch 3: loss 0.5000, validation loss 0.6000, validation accuracy 0.750", lines[1]);
+        Assert.Equal("refit on all training rows, epoch 3: loss 0.5000", lines[2]);
+        Assert.Equal("refit on all training rows, new classes, epoch 3: loss 0.5000", lines[3]);
     }
 
     [Fact]

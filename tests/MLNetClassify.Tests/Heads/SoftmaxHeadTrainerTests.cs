@@ -107,8 +107,8 @@ public class SoftmaxHeadTrainerTests
     {
         var (x, y) = Blobs(30, 3, 8, 1.0, 6);
         var result = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 40, EarlyStoppingPatience = 40 }).Train(x, y, 3);
-        Assert.Equal(result.BestEpoch, result.History.Count(h => h.Phase == "refit"));
-        Assert.All(result.History.Where(h => h.Phase == "refit"), h => Assert.Null(h.ValidationLoss));
+        Assert.Equal(result.BestEpoch, result.History.Count(h => h.Phase == EpochPhase.Refit));
+        Assert.All(result.History.Where(h => h.Phase == EpochPhase.Refit), h => Assert.Null(h.ValidationLoss));
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public class SoftmaxHeadTrainerTests
         var rows = new FeatureMatrix(values, 2 * n, d);
         var result = new SoftmaxHeadTrainer(new SoftmaxHeadOptions { Epochs = 30, ValidationFraction = 0.3f, RefitOnAllRows = false })
             .Train(rows, y.Concat(y).ToArray(), 3, views: 2);
-        var validation = result.History.Where(h => h.Phase == "train" && h.ValidationAccuracy is not null).Select(h => h.ValidationAccuracy!.Value).ToList();
+        var validation = result.History.Where(h => h.Phase == EpochPhase.Train && h.ValidationAccuracy is not null).Select(h => h.ValidationAccuracy!.Value).ToList();
         Assert.NotEmpty(validation);
         Assert.True(validation.Max() < 0.95, $"validation accuracy reached {validation.Max():F3}: validation saw the marked views");
     }
@@ -219,8 +219,8 @@ public class SoftmaxHeadTrainerTests
         var plain = new SoftmaxHeadTrainer(options).Train(x, y, 3, initial: start);
         double Moved(SoftmaxLayer m) => Math.Sqrt(Enumerable.Range(0, 16).Sum(i => Math.Pow(m.Weights[i] - start.Weights[i], 2)));
 
-        Assert.Contains(history, e => e.Phase == SoftmaxHeadTrainer.NewClassesPhase);
-        Assert.Contains(history, e => e.Phase == "refit: " + SoftmaxHeadTrainer.NewClassesPhase);
+        Assert.Contains(history, e => e.Phase == EpochPhase.NewClasses);
+        Assert.Contains(history, e => e.Phase == EpochPhase.RefitNewClasses);
         Assert.True(Moved(careful.Model) < 0.5 * Moved(plain.Model), $"known classes moved {Moved(careful.Model):F4}, without the two phases {Moved(plain.Model):F4}");
         var newRows = Enumerable.Range(0, xt.Rows).Where(i => yt[i] == 2).ToArray();
         double onNew = Accuracy(careful.Model, xt.Select(newRows), newRows.Select(i => yt[i]).ToArray()), onAll = Accuracy(careful.Model, xt, yt);

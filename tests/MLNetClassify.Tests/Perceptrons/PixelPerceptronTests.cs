@@ -141,6 +141,12 @@ public sealed class PixelPerceptronTests(ColourDataFixture data) : IClassFixture
                     Assert.True(Math.Abs(top[ColourImages.Labels[k]] - expected[k]) <= 1e-5, $"{name}: {predict.StdoutLines[i]}");
             }
         }
+
+        // A model with no featurizer graph cannot take test-time views: the user's error, exit 2, not "a bug".
+        var tta = CliRunner.Run(["evaluate", "--model", Path.Combine(models, "slp.zip"), "--data", data.DataDirectory, "--split", data.SplitFile, "--tta", "2"]);
+        Assert.True(tta.ExitCode == 2, tta.Stderr);
+        Assert.Contains("test-time augmentation needs a model with an MLNetClassify featurizer graph", tta.Stderr);
+        Assert.DoesNotContain("This is a bug", tta.Stderr);
     }
 
     [SkippableFact]
