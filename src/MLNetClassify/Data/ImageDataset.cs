@@ -87,7 +87,8 @@ public static class ImageDataset
 
     /// <summary>
     /// Images listed in a manifest: a header naming a <c>path</c> and a <c>label</c> column (any order, other
-    /// columns ignored), tab-separated when the header has a tab, else comma-separated. Relative paths are
+    /// columns ignored), tab-separated when the header has a tab, else comma-separated as CSV (a field holding a comma in
+    /// double quotes; every line with the header's number of fields). Relative paths are
     /// resolved against <paramref name="baseDirectory"/>, by default the manifest's folder.
     /// </summary>
     /// <exception cref="FileNotFoundException">The manifest does not exist.</exception>
@@ -100,7 +101,8 @@ public static class ImageDataset
         using var reader = new StreamReader(manifestPath);
         string header = reader.ReadLine() ?? throw new InvalidDataException($"{manifestPath}: empty manifest.");
         char separator = header.Contains('\t') ? '\t' : ',';
-        var columns = header.Split(separator).Select(c => c.Trim().ToLowerInvariant()).ToList();
+        var columns = (Fields(header, separator) ?? throw new InvalidDataException($"{manifestPath}:1: a quote is not closed."))
+            .Select(c => c.Trim().ToLowerInvariant()).ToList();
         int pathIndex = columns.IndexOf("path"), labelIndex = columns.IndexOf("label");
         if (pathIndex < 0 || labelIndex < 0)
             throw new InvalidDataException($"{manifestPath}: the header must name 'path' and 'label' columns; found: {header}");
@@ -110,15 +112,47 @@ public static class ImageDataset
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            var fields = line.Split(separator);
-            if (fields.Length <= Math.Max(pathIndex, labelIndex))
-                throw new InvalidDataException($"{manifestPath}:{lineNumber}: expected {columns.Count} fields, found {fields.Length}.");
+            var fields = Fields(line, separator)
+                ?? throw new InvalidDataException($"{manifestPath}:{lineNumber}: a quote is not closed (a quoted field must end on its line).");
+            if (fields.Count != columns.Count)
+                throw new InvalidDataException($"{manifestPath}:{lineNumber}: expected {columns.Count} fields, found {fields.Count}"
+                    + (separator == ',' ? " (quote a field that holds a comma: \"a,b.jpg\")." : "."));
             string path = fields[pathIndex].Trim(), label = fields[labelIndex].Trim();
             if (path.Length == 0 || label.Length == 0)
                 throw new InvalidDataException($"{manifestPath}:{lineNumber}: empty path or label.");
             images.Add(new LabeledImage(Path.GetFullPath(Path.Combine(baseDirectory, path)), label));
         }
         return images;
+    }
+
+    /// <summary>
+    /// The fields of one manifest line. Tab-separated lines split on every tab; comma-separated ones as CSV does
+    /// (RFC 4180): a field in double quotes may hold commas, and "" inside it stands for one quote. Null when a quote
+    /// is not closed on the line.
+    /// </summary>
+    internal static List<string>? Fields(string line, char separator)
+    {
+        if (separator != ',')
+            return [.. line.Split(separator)];
+        var fields = new List<string>();
+        var field = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted)
+            {
+                if (c != '"') field.Append(c);
+                else if (i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
+                else quoted = false;
+            }
+            else if (c == '"' && field.ToString().Trim().Length == 0) { field.Clear(); quoted = true; }
+            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
+            else field.Append(c);
+        }
+        if (quoted) return null;
+        fields.Add(field.ToString());
+        return fields;
     }
 
     /// <summary>An IDataView with columns ImagePath (text) and Label (text).</summary>

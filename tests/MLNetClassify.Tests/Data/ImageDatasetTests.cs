@@ -72,6 +72,24 @@ public class ImageDatasetTests
     }
 
     [Fact]
+    public void FromManifest_Csv_QuotedFieldsHoldCommasAndQuotes_AndAnUnquotedCommaIsRefused()
+    {
+        var root = TestPaths.NewTempDirectory();
+        var manifest = Path.Combine(root, "m.csv");
+        File.WriteAllLines(manifest, ["path,label", "\"cats, small/a.jpg\",cat", "\"say \"\"hi\"\".jpg\",\"dog, big\""]);
+        var images = ImageDataset.FromManifest(manifest);
+        Assert.Equal([Path.Combine(root, "cats, small", "a.jpg"), Path.Combine(root, "say \"hi\".jpg")], images.Select(i => i.ImagePath));
+        Assert.Equal(["cat", "dog, big"], images.Select(i => i.Label));
+
+        // Split on every comma, this row would have been read as path "cats" with label " small/a.jpg".
+        File.WriteAllLines(manifest, ["path,label", "cats, small/a.jpg,cat"]);
+        var e = Assert.Throws<InvalidDataException>(() => ImageDataset.FromManifest(manifest));
+        Assert.Contains($"{manifest}:2: expected 2 fields, found 3 (quote a field that holds a comma", e.Message);
+        File.WriteAllLines(manifest, ["path,label", "\"a.jpg,cat"]);
+        Assert.Contains($"{manifest}:2: a quote is not closed", Assert.Throws<InvalidDataException>(() => ImageDataset.FromManifest(manifest)).Message);
+    }
+
+    [Fact]
     public void ToDataView_HasImagePathAndLabelTextColumns()
     {
         var ml = new MLContext(1);
