@@ -110,14 +110,22 @@ public sealed partial class ImageFeaturizer : IDisposable
             ? Environment.ProcessorCount : 0;
         int threads = _workers > 0 ? 1 : _options.InferenceThreads > 0 ? _options.InferenceThreads : Environment.ProcessorCount;
         _session = OrtSessions.Create(graph, threads, _options.Device, _options.RequireDevice, out var actual, out var reason);
-        Device = actual;
-        FallbackReason = reason;
-        _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
-        // The graph declares its N×D output: D is the backbone's channels, or more for rich pooling.
-        var declared = _session.OutputMetadata[FeaturizerGraph.OutputName].Dimensions;
-        Dimensions = declared.Length == 2 && declared[1] > 0 ? declared[1] : backbone.Channels;
-        _openCache = openCache;
-        _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions) : null;
+        try
+        {
+            Device = actual;
+            FallbackReason = reason;
+            _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
+            // The graph declares its N×D output: D is the backbone's channels, or more for rich pooling.
+            var declared = _session.OutputMetadata[FeaturizerGraph.OutputName].Dimensions;
+            Dimensions = declared.Length == 2 && declared[1] > 0 ? declared[1] : backbone.Channels;
+            _openCache = openCache;
+            _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions) : null;
+        }
+        catch
+        {
+            _session.Dispose(); // the caller gets no featurizer to dispose: release the native session here
+            throw;
+        }
     }
 
     private readonly Func<string, int, FeatureCache> _openCache;
