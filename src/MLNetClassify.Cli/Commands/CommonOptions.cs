@@ -46,6 +46,12 @@ internal static class CommonOptions
         CustomParser = result => Parse(result, ExecutionDevice.Parse),
     };
 
+    public static Option<bool> Tf32() => new("--tf32")
+    {
+        Description = "With --device cuda, let the backbone's convolutions use TF32 on the tensor cores (Ampere and later): faster, but features "
+            + "differ from the CPU's by more than float32 rounding. Off by default; TF32 features are cached apart.",
+    };
+
     public static Option<bool> RequireDevice() => new("--require-device")
     {
         Description = "Fail, naming what is missing, instead of falling back to the CPU when --device cannot be used.",

@@ -25,6 +25,13 @@ public sealed record FeaturizerOptions
     public bool RequireDevice { get; init; }
 
     /// <summary>
+    /// On CUDA, let convolutions round float32 operands to TF32 on the tensor cores (Ampere and later GPUs): faster,
+    /// but the features then differ from the CPU's by more than float32 rounding. Off by default, so that CPU
+    /// and CUDA features agree; the feature cache keeps TF32 features apart. The CPU ignores it.
+    /// </summary>
+    public bool AllowTf32 { get; init; }
+
+    /// <summary>
     /// Threads that decode and resize images; 0 means one per core. With both this and <see cref="InferenceThreads"/> at 0
     /// on the CPU (the default), one worker per core decodes a batch and runs it on one ONNX Runtime thread, batches in
     /// parallel: no core waits at a parallel operator's barrier while another decodes.
@@ -83,7 +90,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="InvalidOperationException">The device was required and cannot be used.</exception>
     public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
         : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options,
-            (folder, d) => new FeatureCache(folder, backbone, d)) // the spec's cache key is memoized: no re-hashing of the graph
+            (folder, d, tf32) => new FeatureCache(folder, backbone, d, tf32)) // the spec's cache key is memoized: no re-hashing of the graph
     {
     }
 
@@ -92,11 +99,11 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <paramref name="backbone"/> supplies its name, input size and feature count.
     /// </summary>
     internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
-        : this(mlContext, backbone, graph, options, (folder, d) => new FeatureCache(folder, backbone.Name, graph, d))
+        : this(mlContext, backbone, graph, options, (folder, d, tf32) => new FeatureCache(folder, backbone.Name, graph, d, tf32))
     {
     }
 
-    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, int, FeatureCache> openCache)
+    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, int, bool, FeatureCache> openCache)
     {
         _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
         _backbone = backbone;
@@ -109,27 +116,34 @@ public sealed partial class ImageFeaturizer : IDisposable
         _workers = _options.Device.Kind == DeviceKind.Cpu && _options.InferenceThreads == 0 && _options.DecodeThreads == 0
             ? Environment.ProcessorCount : 0;
         int threads = _workers > 0 ? 1 : _options.InferenceThreads > 0 ? _options.InferenceThreads : Environment.ProcessorCount;
-        _session = OrtSessions.Create(graph, threads, _options.Device, _options.RequireDevice, out var actual, out var reason);
+        _session = OrtSessions.Create(graph, threads, _options.Device, _options.RequireDevice, _options.AllowTf32, out var actual, out var reason);
         Device = actual;
         FallbackReason = reason;
+        UsesTf32 = actual.IsCuda && _options.AllowTf32;
         _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
         // The graph declares its N×D output: D is the backbone's channels, or more for rich pooling.
         var declared = _session.OutputMetadata[FeaturizerGraph.OutputName].Dimensions;
         Dimensions = declared.Length == 2 && declared[1] > 0 ? declared[1] : backbone.Channels;
         _openCache = openCache;
-        _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions) : null;
+        _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions, UsesTf32) : null;
     }
 
-    private readonly Func<string, int, FeatureCache> _openCache;
+    private readonly Func<string, int, bool, FeatureCache> _openCache;
 
     /// <summary>Values per image.</summary>
     public int Dimensions { get; }
+
+    /// <summary>The folder of the cache this featurizer reads and fills; null when caching is off.</summary>
+    internal string? CacheFolder => _cache?.Folder;
 
     /// <summary>The device the backbone actually runs on.</summary>
     public ExecutionDevice Device { get; }
 
     /// <summary>Why the requested device was not used; null when it was.</summary>
     public string? FallbackReason { get; }
+
+    /// <summary>True when the backbone runs on CUDA with TF32 allowed: its features are not the CPU's to within float32 rounding.</summary>
+    internal bool UsesTf32 { get; }
 
     /// <summary>The backbone this featurizer runs.</summary>
     public BackboneSpec Backbone => _backbone;
@@ -181,7 +195,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         _view = (view, seed);
         try
         {
-            var cache = _options.CacheDirectory is { } folder ? _openCache(Path.Combine(folder, ViewFolder(view, seed)), Dimensions) : null;
+            var cache = _options.CacheDirectory is { } folder ? _openCache(Path.Combine(folder, ViewFolder(view, seed)), Dimensions, UsesTf32) : null;
             return cache is null ? FeaturizeAll(images, progress, cancellationToken) : FeaturizeThroughCache(cache, images, progress, cancellationToken);
         }
         finally

@@ -21,6 +21,7 @@ public class CliContractTests
     [InlineData("--test-fraction", "train", "--data", ".", "--model", "m.zip", "--test-fraction", "1.5")]
     [InlineData("--input-size", "train", "--data", ".", "--model", "m.zip", "--input-size", "2")]
     [InlineData("--batch", "gpu-check", "--batch", "0")]
+    [InlineData("--tf32", "evaluate", "--model", "m.zip", "--data", ".", "--row-by-row", "--tf32")]
     [InlineData("Float64", "train", "--data", ".", "--model", "m.zip", "--weights", "Float64")]
     public void OutOfRangeOption_IsExitCode2_NamingIt_NeverClamped(string named, params string[] args)
     {
