@@ -237,16 +237,17 @@ public sealed partial class ImageFeaturizer : IDisposable
         var features = new float[images.Count * d];
         var ok = new bool[images.Count];
         var skipped = new List<SkippedImage>();
+        var stages = new StageTimer();
         using var readers = new PixelReaders(_mlContext, _backbone.ResizeSize, new ImageDecoding(_options.MaxImagePixels, _options.AcceptIncompleteImages));
         if (_workers > 0)
-            RunWorkers(images, contentKeys, readers, features, ok, skipped, progress, clock, cancellationToken);
+            RunWorkers(images, contentKeys, readers, features, ok, skipped, progress, clock, stages, cancellationToken);
         else
-            RunPipeline(images, contentKeys, readers, features, ok, skipped, progress, clock, cancellationToken);
+            RunPipeline(images, contentKeys, readers, features, ok, skipped, progress, clock, stages, cancellationToken);
 
         var indices = Enumerable.Range(0, images.Count).Where(i => ok[i]).ToArray();
         var matrix = new FeatureMatrix(features, images.Count, d).Select(indices);
         skipped.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed);
+        return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed) { Stages = stages.Result() };
     }
 
     /// <summary>
@@ -256,7 +257,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// 107 img/s for one two-threaded caller; float32 alike.
     /// </summary>
     private void RunWorkers(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, float[] features, bool[] ok,
-        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, StageTimer stages, CancellationToken cancellationToken)
     {
         int batches = (images.Count + _batchSize - 1) / _batchSize;
         int next = -1, done = 0;
@@ -272,9 +273,11 @@ public sealed partial class ImageFeaturizer : IDisposable
                     cts.Token.ThrowIfCancellationRequested();
                     int start = b * _batchSize;
                     var batch = new Batch(start, Math.Min(_batchSize, images.Count - start), buffer);
+                    long decoding = Stopwatch.GetTimestamp();
                     for (int slot = 0; slot < batch.Count; slot++)
                         Read(images, contentKeys, readers, batch, slot);
-                    Run(batch, features, ok, Dimensions, runOptions);
+                    stages.Add(ref stages.Decode, decoding);
+                    Run(batch, features, ok, Dimensions, runOptions, stages);
                     lock (skipped)
                     {
                         skipped.AddRange(batch.Skipped);
@@ -331,24 +334,27 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// core: for CUDA, and on the CPU when thread counts are set.
     /// </summary>
     private void RunPipeline(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, float[] features, bool[] ok,
-        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, StageTimer stages, CancellationToken cancellationToken)
     {
         int d = Dimensions;
         var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
         var free = new Stack<float[]>();
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var producer = Task.Run(() => Produce(images, contentKeys, readers, channel.Writer, free, cts.Token), cts.Token);
+        var producer = Task.Run(() => Produce(images, contentKeys, readers, channel.Writer, free, stages, cts.Token), cts.Token);
         int done = 0;
         try
         {
+            long waiting = Stopwatch.GetTimestamp();
             foreach (var batch in channel.Reader.ReadAllAsync(cts.Token).ToBlockingEnumerable(cts.Token))
             {
-                Run(batch, features, ok, d, _runOptions);
+                stages.Add(ref stages.InferenceWait, waiting);
+                Run(batch, features, ok, d, _runOptions, stages);
                 lock (skipped) skipped.AddRange(batch.Skipped);
                 lock (free) free.Push(batch.Buffer);
                 done += batch.Count;
                 progress?.Report(new FeaturizationProgress(done, images.Count, done / clock.Elapsed.TotalSeconds));
+                waiting = Stopwatch.GetTimestamp();
             }
             producer.GetAwaiter().GetResult();
         }
@@ -361,7 +367,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     }
 
     private void Produce(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, ChannelWriter<Batch> writer,
-        Stack<float[]> free, CancellationToken token)
+        Stack<float[]> free, StageTimer stages, CancellationToken token)
     {
         var parallel = new ParallelOptions
         {
@@ -376,8 +382,12 @@ public sealed partial class ImageFeaturizer : IDisposable
                 float[]? buffer;
                 lock (free) free.TryPop(out buffer);
                 var batch = new Batch(start, count, buffer ?? new float[_batchSize * _pixelsPerImage]);
+                long decoding = Stopwatch.GetTimestamp();
                 Parallel.For(0, count, parallel, slot => Read(images, contentKeys, readers, batch, slot));
+                stages.Add(ref stages.Decode, decoding);
+                long blocked = Stopwatch.GetTimestamp();
                 writer.WriteAsync(batch, token).AsTask().GetAwaiter().GetResult();
+                stages.Add(ref stages.DecodeBlocked, blocked);
             }
             writer.Complete();
         }
@@ -387,8 +397,9 @@ public sealed partial class ImageFeaturizer : IDisposable
         }
     }
 
-    private void Run(Batch batch, float[] features, bool[] ok, int d, RunOptions runOptions)
+    private void Run(Batch batch, float[] features, bool[] ok, int d, RunOptions runOptions, StageTimer stages)
     {
+        Interlocked.Increment(ref stages.Batches);
         // Compact readable images to the front so one call covers them all.
         int n = 0;
         var rows = new int[batch.Count];
@@ -403,7 +414,9 @@ public sealed partial class ImageFeaturizer : IDisposable
 
         var memory = new Memory<float>(batch.Buffer, 0, n * _pixelsPerImage);
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, [n, 3, _backbone.ResizeSize, _backbone.ResizeSize]);
+        long running = Stopwatch.GetTimestamp();
         using var outputs = _session.Run(runOptions, [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
+        stages.Add(ref stages.Inference, running);
         var values = outputs[0].GetTensorDataAsSpan<float>();
         for (int i = 0; i < n; i++)
         {
@@ -419,6 +432,22 @@ public sealed partial class ImageFeaturizer : IDisposable
         _disposed = true;
         _session.Dispose();
         _runOptions.Dispose();
+    }
+
+    /// <summary>Stopwatch ticks per stage of one call, added from any thread (see <see cref="FeaturizationStages"/>).</summary>
+    private sealed class StageTimer
+    {
+        public int Batches;
+        public long Decode, Inference, InferenceWait, DecodeBlocked;
+
+        /// <summary>Adds the ticks since <paramref name="since"/> to <paramref name="counter"/>.</summary>
+        public void Add(ref long counter, long since) => Interlocked.Add(ref counter, Stopwatch.GetTimestamp() - since);
+
+        public FeaturizationStages Result()
+        {
+            static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+            return new(Batches, Seconds(Decode), Seconds(Inference), Seconds(InferenceWait), Seconds(DecodeBlocked));
+        }
     }
 
     private sealed class Batch(int start, int count, float[] buffer)

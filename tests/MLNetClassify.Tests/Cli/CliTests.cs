@@ -25,7 +25,7 @@ public class CliTests(LogoModelFixture fixture)
     [InlineData("info", "--model", "--json")]
     [InlineData("evaluate", "--model", "--data", "--split", "--allow-outside-paths", "--report", "--device", "--require-device", "--tf32", "--cache", "--no-cache", "--row-by-row", "--tta", "--json")]
     [InlineData("predict", "--model", "--top", "--shard", "--out", "--merge", "--device", "--require-device", "--json", "paths")]
-    [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
+    [InlineData("gpu-check", "--images", "--device", "--batch", "--compare", "--max-relative-l2", "--json")]
     [InlineData("demo", "--dir", "--images-per-class", "--seed", "--json")]
     public void Help_EveryVerb_ListsItsOptions(string verb, params string[] options)
     {
