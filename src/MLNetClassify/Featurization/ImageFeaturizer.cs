@@ -26,7 +26,7 @@ public sealed record FeaturizerOptions
 
     /// <summary>
     /// On CUDA, let convolutions round float32 operands to TF32 on the tensor cores (Ampere and later GPUs): faster,
-    /// but the features then differ from the CPU's by more than float32 rounding. Off by default, so that CPU
+    /// but the features then differ from the CPU's by more (docs/gpu.md has both figures). Off by default, so that CPU
     /// and CUDA features agree; the feature cache keeps TF32 features apart. The CPU ignores it.
     /// </summary>
     public bool AllowTf32 { get; init; }
