@@ -22,7 +22,7 @@ internal static class OrtThreadingLab
         {
             foreach (var (intra, callers) in new[] { (cores, 1), (1, cores) })
             {
-                using var session = OrtSessions.Create(graph, intra, ExecutionDevice.Cpu, false, out _, out _);
+                using var session = OrtSessions.Create(graph, intra, ExecutionDevice.Cpu, false, tf32: false, out _, out _);
                 long images = 0;
                 var clock = Stopwatch.StartNew();
                 var threads = Enumerable.Range(0, callers).Select(_ => new Thread(() =>

@@ -3,7 +3,7 @@
 # into part folders of at most 55 MiB, for a GPU host that has no .NET and receives files in parts.
 # usage: tests/gpu/build-bundle.sh [OUT_DIR=.gpu]    (run from anywhere; OUT_DIR is relative to the repository)
 # Then, on the host, one call per part: `bash .gpu/partK/stage.sh`; in the last call:
-#   `bash .gpu/partN/stage.sh && bash .gpu/partN/run-check.sh [gpu-check options]`
+#   `bash .gpu/partN/stage.sh && bash .gpu/partN/run-all.sh` (or run-check.sh [gpu-check options] for gpu-check alone)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd); HERE=$ROOT/tests/gpu
 OUT=${1:-.gpu}; case "$OUT" in /*) ;; *) OUT=$ROOT/$OUT ;; esac
@@ -32,6 +32,6 @@ for p in $(cd "$W" && ls part.* | sort); do
   i=$((i+1)); d=$OUT/part$i; mkdir -p "$d"
   mv "$W/$p" "$d/"; cp "$W/PARTS.sha256" "$HERE/stage.sh" "$d/"; echo "$i" > "$d/INDEX"; echo "$N" > "$d/COUNT"
 done
-cp "$HERE/unpack-env.sh" "$HERE/run-check.sh" "$OUT/part$N/"
+cp "$HERE/unpack-env.sh" "$HERE/run-check.sh" "$HERE/run-all.sh" "$OUT/part$N/"
 du -b "$OUT"/part*/part.* | awk '{printf "%s %.1f MiB\n", $2, $1/1048576}'
 echo "$N parts in $OUT"

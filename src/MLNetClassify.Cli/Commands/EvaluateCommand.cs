@@ -21,6 +21,7 @@ internal static class EvaluateCommand
         public bool Json { get; init; }
         public ExecutionDevice Device { get; init; }
         public bool RequireDevice { get; init; }
+        public bool Tf32 { get; init; }
         public string? Cache { get; init; }
         public bool RowByRow { get; init; }
         public bool AllowOutsidePaths { get; init; }
@@ -44,6 +45,7 @@ internal static class EvaluateCommand
         var json = CommonOptions.Json();
         var device = CommonOptions.Device();
         var requireDevice = CommonOptions.RequireDevice();
+        var tf32 = CommonOptions.Tf32();
         var cache = CommonOptions.Cache();
         var noCache = CommonOptions.NoCache();
         var allowOutside = CommonOptions.AllowOutsidePaths();
@@ -57,7 +59,7 @@ internal static class EvaluateCommand
             "Evaluate a saved model on labelled images: the split's test rows, or every image when no split is given. Images go through "
             + "the model's own featurizer graph in batches and the feature cache (what train featurized is not run again).")
         {
-            model, data, split, device, requireDevice, cache, noCache, rowByRow, tta, allowOutside, report, json,
+            model, data, split, device, requireDevice, tf32, cache, noCache, rowByRow, tta, allowOutside, report, json,
         };
         Verb.SetAction(command, (result, token) => Run(new Settings
         {
@@ -67,6 +69,7 @@ internal static class EvaluateCommand
             Json = result.GetValue(json),
             Device = result.GetValue(device),
             RequireDevice = result.GetValue(requireDevice),
+            Tf32 = result.GetValue(tf32),
             Cache = result.GetValue(rowByRow) ? null : CommonOptions.CacheFolder(result.GetValue(cache), result.GetValue(noCache)),
             RowByRow = result.GetValue(rowByRow),
             AllowOutsidePaths = result.GetValue(allowOutside),
@@ -81,6 +84,8 @@ internal static class EvaluateCommand
         string modelPath = args.Model, dataDirectory = args.Data;
         string? splitFile = args.Split, cache = args.Cache;
         bool requireDevice = args.RequireDevice, rowByRow = args.RowByRow, json = args.Json;
+        if (rowByRow && args.Tf32)
+            throw new ArgumentException("--tf32 applies to the batched path; --row-by-row runs ML.NET's own ONNX step, which keeps ONNX Runtime's default (TF32 on).");
         var clock = Stopwatch.StartNew();
         var mlContext = new MLContext(1);
         var actual = CommonOptions.UseDevice(mlContext, args.Device, requireDevice);
@@ -94,7 +99,7 @@ internal static class EvaluateCommand
         var summary = rowByRow
             ? ClassifierWorkflow.Evaluate(mlContext, model, images, token)
             : ClassifierWorkflow.EvaluateSavedWithViews(mlContext, model, modelPath, images,
-                new Featurization.FeaturizerOptions { Device = actual, RequireDevice = requireDevice, CacheDirectory = cache }, args.Tta, 1, token);
+                new Featurization.FeaturizerOptions { Device = actual, RequireDevice = requireDevice, AllowTf32 = args.Tf32, CacheDirectory = cache }, args.Tta, 1, token);
         if (args.Tta > 1)
             Output.Step($"test-time augmentation: probabilities averaged over {args.Tta} views of each image");
         if (summary.Batched && cache is not null)

@@ -25,6 +25,7 @@ internal static class TrainCommand
         public bool Json { get; init; }
         public ExecutionDevice Device { get; init; }
         public bool RequireDevice { get; init; }
+        public bool Tf32 { get; init; }
         public int? InputSize { get; init; }
         public WeightStorage Weights { get; init; } = WeightStorage.Float16;
         public string? Cache { get; init; }
@@ -74,9 +75,10 @@ internal static class TrainCommand
         private readonly Option<bool> _json = CommonOptions.Json();
         private readonly Option<ExecutionDevice> _device = CommonOptions.Device();
         private readonly Option<bool> _requireDevice = CommonOptions.RequireDevice();
+        private readonly Option<bool> _tf32 = CommonOptions.Tf32();
 
         public IEnumerable<Option> All =>
-            [_data, _split, _testFraction, _seed, _epochs, _augment, _tta, _cache, _noCache, _device, _requireDevice, _allowEmpty, _allowOutside, _json];
+            [_data, _split, _testFraction, _seed, _epochs, _augment, _tta, _cache, _noCache, _device, _requireDevice, _tf32, _allowEmpty, _allowOutside, _json];
 
         public Settings Read(ParseResult result, string model) => new()
         {
@@ -91,6 +93,7 @@ internal static class TrainCommand
             AllowOutsidePaths = result.GetValue(_allowOutside),
             Device = result.GetValue(_device),
             RequireDevice = result.GetValue(_requireDevice),
+            Tf32 = result.GetValue(_tf32),
             Cache = CommonOptions.CacheFolder(result.GetValue(_cache), result.GetValue(_noCache)),
             Augment = result.GetValue(_augment),
             Tta = result.GetValue(_tta),
@@ -206,7 +209,7 @@ internal static class TrainCommand
         {
             Backbone = backbone,
             Head = head,
-            Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, CacheDirectory = args.Cache },
+            Featurizer = new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice, AllowTf32 = args.Tf32, CacheDirectory = args.Cache },
             AllowEmptyClasses = args.AllowEmptyClasses,
             AugmentedViews = args.Augment,
             AugmentationSeed = args.Seed,

@@ -41,11 +41,30 @@ internal static class CudaSupport
     }
 
     /// <summary>Adds the CUDA provider to <paramref name="options"/>; throws with <see cref="WhyUnavailable"/>'s explanation.</summary>
-    internal static void Append(SessionOptions options, int deviceId)
+    /// <param name="options">The session options to add it to.</param>
+    /// <param name="deviceId">The CUDA device.</param>
+    /// <param name="tf32">
+    /// Let cuDNN and cuBLAS round float32 operands to TF32 on tensor cores (Ampere and later). ONNX Runtime turns it on
+    /// unless told otherwise; off, CUDA computes in float32 like the CPU.
+    /// </param>
+    internal static void Append(SessionOptions options, int deviceId, bool tf32)
     {
         if (WhyUnavailable(deviceId) is { } reason)
             throw new DeviceUnavailableException(reason);
-        options.AppendExecutionProvider_CUDA(deviceId);
+        AppendProvider(options, deviceId, tf32);
+    }
+
+    /// <summary>The one place the CUDA provider is added, with its options spelled out.</summary>
+    private static void AppendProvider(SessionOptions options, int deviceId, bool tf32)
+    {
+        // The provider copies these options when it is appended, so they can go at once.
+        using var cuda = new OrtCUDAProviderOptions();
+        cuda.UpdateOptions(new Dictionary<string, string>
+        {
+            ["device_id"] = deviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["use_tf32"] = tf32 ? "1" : "0",
+        });
+        options.AppendExecutionProvider_CUDA(cuda);
     }
 
     private static string? Probe(int deviceId)
@@ -57,11 +76,12 @@ internal static class CudaSupport
         try
         {
             using var options = new SessionOptions();
-            options.AppendExecutionProvider_CUDA(deviceId);
+            AppendProvider(options, deviceId, tf32: false);
             return null;
         }
-        catch (EntryPointNotFoundException)
+        catch (OnnxRuntimeException e) when (e.Message.Contains("not enabled in this build", StringComparison.Ordinal))
         {
+            // The CPU package's ONNX Runtime refuses to create CUDA provider options with this message.
             return $"this build carries the CPU-only ONNX Runtime (NuGet Microsoft.ML.OnnxRuntime), which has no CUDA provider; " +
                    $"build with -p:OnnxRuntimeFlavor=Gpu (Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0) to get {ProviderLibrary}";
         }

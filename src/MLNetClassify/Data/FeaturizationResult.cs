@@ -16,6 +16,9 @@ public sealed record FeaturizationResult(FeatureMatrix Features, int[] SourceInd
     /// <summary>Each input image's content hash (hex SHA-256) where the cache computed it, by input position; null without a cache.</summary>
     internal IReadOnlyList<string?>? ContentHashes { get; init; }
 
+    /// <summary>Where the time of the images featurized (not read from the cache) went.</summary>
+    internal FeaturizationStages? Stages { get; init; }
+
     /// <summary>Images (featurized or skipped) per second of wall time.</summary>
     public double ImagesPerSecond => (Features.Rows + Skipped.Count) / Math.Max(Elapsed.TotalSeconds, 1e-9);
 }

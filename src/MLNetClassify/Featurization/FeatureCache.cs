@@ -13,6 +13,9 @@ namespace MLNetClassify.Featurization;
 /// Entries are written atomically and checked when read (length, header, the image key they were written for, SHA-256
 /// of key and values): a damaged entry, or one copied over another image's, is reported and featurized again; an entry
 /// of an older format is a plain miss. Shards written by several processes into one folder merge by copying files.
+/// Features computed with TF32 on CUDA live in a folder of their own (the graph key with "-tf32"): they differ from
+/// float32 features by more than float32 rounding. CPU and CUDA float32 features share a folder, as they agree to
+/// within what <c>gpu-check</c> asserts.
 /// </summary>
 internal sealed class FeatureCache
 {
@@ -24,23 +27,27 @@ internal sealed class FeatureCache
     private static readonly ConcurrentDictionary<BackboneSpec, string> GraphKeys = new();
 
     /// <summary>Opens (creating when needed) the cache for <paramref name="backbone"/> under <paramref name="directory"/>.</summary>
+    /// <param name="directory">The cache's root folder.</param>
+    /// <param name="backbone">The backbone whose featurizer graph keys the folder.</param>
+    /// <param name="dimensions">Values per entry.</param>
+    /// <param name="tf32">The features come from CUDA with TF32 allowed (kept apart from float32 ones).</param>
     /// <exception cref="IOException">The folder cannot be created.</exception>
-    public FeatureCache(string directory, BackboneSpec backbone, int dimensions)
-        : this(directory, GraphKey(backbone ?? throw new ArgumentNullException(nameof(backbone))), dimensions)
+    public FeatureCache(string directory, BackboneSpec backbone, int dimensions, bool tf32 = false)
+        : this(directory, GraphKey(backbone ?? throw new ArgumentNullException(nameof(backbone))), dimensions, tf32)
     {
     }
 
     /// <summary>The cache for an already built featurizer graph (one read back from a saved model).</summary>
-    internal FeatureCache(string directory, string backboneName, byte[] graph, int dimensions)
-        : this(directory, GraphKey(backboneName, graph), dimensions)
+    internal FeatureCache(string directory, string backboneName, byte[] graph, int dimensions, bool tf32 = false)
+        : this(directory, GraphKey(backboneName, graph), dimensions, tf32)
     {
     }
 
-    private FeatureCache(string directory, string graphKey, int dimensions)
+    private FeatureCache(string directory, string graphKey, int dimensions, bool tf32)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Dimensions = dimensions;
-        Folder = Path.Combine(Path.GetFullPath(directory), graphKey);
+        Folder = Path.Combine(Path.GetFullPath(directory), tf32 ? graphKey + "-tf32" : graphKey);
         Directory.CreateDirectory(Folder);
     }
 

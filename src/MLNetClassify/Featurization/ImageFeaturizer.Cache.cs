@@ -63,6 +63,7 @@ public sealed partial class ImageFeaturizer
         return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed)
         {
             CacheHits = hit.Count(h => h),
+            Stages = fresh.Stages,
             CacheWarnings = warnings,
             ContentHashes = keys,
         };

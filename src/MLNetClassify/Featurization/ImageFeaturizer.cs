@@ -25,6 +25,13 @@ public sealed record FeaturizerOptions
     public bool RequireDevice { get; init; }
 
     /// <summary>
+    /// On CUDA, let convolutions round float32 operands to TF32 on the tensor cores (Ampere and later GPUs): faster,
+    /// but the features then differ from the CPU's by more (docs/gpu.md has both figures). Off by default, so that CPU
+    /// and CUDA features agree; the feature cache keeps TF32 features apart. The CPU ignores it.
+    /// </summary>
+    public bool AllowTf32 { get; init; }
+
+    /// <summary>
     /// Threads that decode and resize images; 0 means one per core. With both this and <see cref="InferenceThreads"/> at 0
     /// on the CPU (the default), one worker per core decodes a batch and runs it on one ONNX Runtime thread, batches in
     /// parallel: no core waits at a parallel operator's barrier while another decodes.
@@ -83,7 +90,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="InvalidOperationException">The device was required and cannot be used.</exception>
     public ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, FeaturizerOptions? options = null)
         : this(mlContext, backbone ?? throw new ArgumentNullException(nameof(backbone)), FeaturizerGraph.Build(backbone), options,
-            (folder, d) => new FeatureCache(folder, backbone, d)) // the spec's cache key is memoized: no re-hashing of the graph
+            (folder, d, tf32) => new FeatureCache(folder, backbone, d, tf32)) // the spec's cache key is memoized: no re-hashing of the graph
     {
     }
 
@@ -92,11 +99,11 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <paramref name="backbone"/> supplies its name, input size and feature count.
     /// </summary>
     internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
-        : this(mlContext, backbone, graph, options, (folder, d) => new FeatureCache(folder, backbone.Name, graph, d))
+        : this(mlContext, backbone, graph, options, (folder, d, tf32) => new FeatureCache(folder, backbone.Name, graph, d, tf32))
     {
     }
 
-    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, int, FeatureCache> openCache)
+    private ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, Func<string, int, bool, FeatureCache> openCache)
     {
         _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
         _backbone = backbone;
@@ -109,17 +116,18 @@ public sealed partial class ImageFeaturizer : IDisposable
         _workers = _options.Device.Kind == DeviceKind.Cpu && _options.InferenceThreads == 0 && _options.DecodeThreads == 0
             ? Environment.ProcessorCount : 0;
         int threads = _workers > 0 ? 1 : _options.InferenceThreads > 0 ? _options.InferenceThreads : Environment.ProcessorCount;
-        _session = OrtSessions.Create(graph, threads, _options.Device, _options.RequireDevice, out var actual, out var reason);
+        _session = OrtSessions.Create(graph, threads, _options.Device, _options.RequireDevice, _options.AllowTf32, out var actual, out var reason);
         try
         {
             Device = actual;
             FallbackReason = reason;
+            UsesTf32 = actual.IsCuda && _options.AllowTf32;
             _batchSize = _options.BatchSize > 0 ? _options.BatchSize : actual.DefaultBatchSize;
             // The graph declares its N×D output: D is the backbone's channels, or more for rich pooling.
             var declared = _session.OutputMetadata[FeaturizerGraph.OutputName].Dimensions;
             Dimensions = declared.Length == 2 && declared[1] > 0 ? declared[1] : backbone.Channels;
             _openCache = openCache;
-            _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions) : null;
+            _cache = _options.CacheDirectory is { } folder ? openCache(folder, Dimensions, UsesTf32) : null;
         }
         catch
         {
@@ -128,16 +136,22 @@ public sealed partial class ImageFeaturizer : IDisposable
         }
     }
 
-    private readonly Func<string, int, FeatureCache> _openCache;
+    private readonly Func<string, int, bool, FeatureCache> _openCache;
 
     /// <summary>Values per image.</summary>
     public int Dimensions { get; }
+
+    /// <summary>The folder of the cache this featurizer reads and fills; null when caching is off.</summary>
+    internal string? CacheFolder => _cache?.Folder;
 
     /// <summary>The device the backbone actually runs on.</summary>
     public ExecutionDevice Device { get; }
 
     /// <summary>Why the requested device was not used; null when it was.</summary>
     public string? FallbackReason { get; }
+
+    /// <summary>True when the backbone runs on CUDA with TF32 allowed: its features are not the CPU's to within float32 rounding.</summary>
+    internal bool UsesTf32 { get; }
 
     /// <summary>The backbone this featurizer runs.</summary>
     public BackboneSpec Backbone => _backbone;
@@ -189,7 +203,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         _view = (view, seed);
         try
         {
-            var cache = _options.CacheDirectory is { } folder ? _openCache(Path.Combine(folder, ViewFolder(view, seed)), Dimensions) : null;
+            var cache = _options.CacheDirectory is { } folder ? _openCache(Path.Combine(folder, ViewFolder(view, seed)), Dimensions, UsesTf32) : null;
             return cache is null ? FeaturizeAll(images, progress, cancellationToken) : FeaturizeThroughCache(cache, images, progress, cancellationToken);
         }
         finally
@@ -231,16 +245,17 @@ public sealed partial class ImageFeaturizer : IDisposable
         var features = new float[images.Count * d];
         var ok = new bool[images.Count];
         var skipped = new List<SkippedImage>();
+        var stages = new StageTimer();
         using var readers = new PixelReaders(_mlContext, _backbone.ResizeSize, new ImageDecoding(_options.MaxImagePixels, _options.AcceptIncompleteImages));
         if (_workers > 0)
-            RunWorkers(images, contentKeys, readers, features, ok, skipped, progress, clock, cancellationToken);
+            RunWorkers(images, contentKeys, readers, features, ok, skipped, progress, clock, stages, cancellationToken);
         else
-            RunPipeline(images, contentKeys, readers, features, ok, skipped, progress, clock, cancellationToken);
+            RunPipeline(images, contentKeys, readers, features, ok, skipped, progress, clock, stages, cancellationToken);
 
         var indices = Enumerable.Range(0, images.Count).Where(i => ok[i]).ToArray();
         var matrix = new FeatureMatrix(features, images.Count, d).Select(indices);
         skipped.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed);
+        return new FeaturizationResult(matrix, indices, skipped, clock.Elapsed) { Stages = stages.Result() };
     }
 
     /// <summary>
@@ -250,7 +265,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// 107 img/s for one two-threaded caller; float32 alike.
     /// </summary>
     private void RunWorkers(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, float[] features, bool[] ok,
-        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, StageTimer stages, CancellationToken cancellationToken)
     {
         int batches = (images.Count + _batchSize - 1) / _batchSize;
         int next = -1, done = 0;
@@ -266,9 +281,11 @@ public sealed partial class ImageFeaturizer : IDisposable
                     cts.Token.ThrowIfCancellationRequested();
                     int start = b * _batchSize;
                     var batch = new Batch(start, Math.Min(_batchSize, images.Count - start), buffer);
+                    long decoding = Stopwatch.GetTimestamp();
                     for (int slot = 0; slot < batch.Count; slot++)
                         Read(images, contentKeys, readers, batch, slot);
-                    Run(batch, features, ok, Dimensions, runOptions);
+                    stages.Add(ref stages.Decode, decoding);
+                    Run(batch, features, ok, Dimensions, runOptions, stages);
                     lock (skipped)
                     {
                         skipped.AddRange(batch.Skipped);
@@ -325,24 +342,27 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// core: for CUDA, and on the CPU when thread counts are set.
     /// </summary>
     private void RunPipeline(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, float[] features, bool[] ok,
-        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+        List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, StageTimer stages, CancellationToken cancellationToken)
     {
         int d = Dimensions;
         var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
         var free = new Stack<float[]>();
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var producer = Task.Run(() => Produce(images, contentKeys, readers, channel.Writer, free, cts.Token), cts.Token);
+        var producer = Task.Run(() => Produce(images, contentKeys, readers, channel.Writer, free, stages, cts.Token), cts.Token);
         int done = 0;
         try
         {
+            long waiting = Stopwatch.GetTimestamp();
             foreach (var batch in channel.Reader.ReadAllAsync(cts.Token).ToBlockingEnumerable(cts.Token))
             {
-                Run(batch, features, ok, d, _runOptions);
+                stages.Add(ref stages.InferenceWait, waiting);
+                Run(batch, features, ok, d, _runOptions, stages);
                 lock (skipped) skipped.AddRange(batch.Skipped);
                 lock (free) free.Push(batch.Buffer);
                 done += batch.Count;
                 progress?.Report(new FeaturizationProgress(done, images.Count, done / clock.Elapsed.TotalSeconds));
+                waiting = Stopwatch.GetTimestamp();
             }
             producer.GetAwaiter().GetResult();
         }
@@ -355,7 +375,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     }
 
     private void Produce(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, ChannelWriter<Batch> writer,
-        Stack<float[]> free, CancellationToken token)
+        Stack<float[]> free, StageTimer stages, CancellationToken token)
     {
         var parallel = new ParallelOptions
         {
@@ -370,8 +390,12 @@ public sealed partial class ImageFeaturizer : IDisposable
                 float[]? buffer;
                 lock (free) free.TryPop(out buffer);
                 var batch = new Batch(start, count, buffer ?? new float[_batchSize * _pixelsPerImage]);
+                long decoding = Stopwatch.GetTimestamp();
                 Parallel.For(0, count, parallel, slot => Read(images, contentKeys, readers, batch, slot));
+                stages.Add(ref stages.Decode, decoding);
+                long blocked = Stopwatch.GetTimestamp();
                 writer.WriteAsync(batch, token).AsTask().GetAwaiter().GetResult();
+                stages.Add(ref stages.DecodeBlocked, blocked);
             }
             writer.Complete();
         }
@@ -381,8 +405,9 @@ public sealed partial class ImageFeaturizer : IDisposable
         }
     }
 
-    private void Run(Batch batch, float[] features, bool[] ok, int d, RunOptions runOptions)
+    private void Run(Batch batch, float[] features, bool[] ok, int d, RunOptions runOptions, StageTimer stages)
     {
+        Interlocked.Increment(ref stages.Batches);
         // Compact readable images to the front so one call covers them all.
         int n = 0;
         var rows = new int[batch.Count];
@@ -397,7 +422,9 @@ public sealed partial class ImageFeaturizer : IDisposable
 
         var memory = new Memory<float>(batch.Buffer, 0, n * _pixelsPerImage);
         using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, [n, 3, _backbone.ResizeSize, _backbone.ResizeSize]);
+        long running = Stopwatch.GetTimestamp();
         using var outputs = _session.Run(runOptions, [FeaturizerGraph.InputName], [input], [FeaturizerGraph.OutputName]);
+        stages.Add(ref stages.Inference, running);
         var values = outputs[0].GetTensorDataAsSpan<float>();
         for (int i = 0; i < n; i++)
         {
@@ -413,6 +440,22 @@ public sealed partial class ImageFeaturizer : IDisposable
         _disposed = true;
         _session.Dispose();
         _runOptions.Dispose();
+    }
+
+    /// <summary>Stopwatch ticks per stage of one call, added from any thread (see <see cref="FeaturizationStages"/>).</summary>
+    private sealed class StageTimer
+    {
+        public int Batches;
+        public long Decode, Inference, InferenceWait, DecodeBlocked;
+
+        /// <summary>Adds the ticks since <paramref name="since"/> to <paramref name="counter"/>.</summary>
+        public void Add(ref long counter, long since) => Interlocked.Add(ref counter, Stopwatch.GetTimestamp() - since);
+
+        public FeaturizationStages Result()
+        {
+            static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+            return new(Batches, Seconds(Decode), Seconds(Inference), Seconds(InferenceWait), Seconds(DecodeBlocked));
+        }
     }
 
     private sealed class Batch(int start, int count, float[] buffer)

@@ -26,6 +26,11 @@ public partial class LayerTests
 
     private static string LibraryRoot => Path.Combine(TestPaths.RepoRoot, "src", "MLNetClassify");
 
+    /// <summary>What the builds write beside the sources: the default flavour's folders and the GPU flavour's (Directory.Build.props).</summary>
+    private static readonly string[] BuildFolders = ["bin", "obj", "bin-gpu", "obj-gpu"];
+
+    private static bool IsBuildOutput(string path) => BuildFolders.Contains(Path.GetRelativePath(LibraryRoot, path).Split(Path.DirectorySeparatorChar)[0]);
+
     public static TheoryData<string> Folders()
     {
         var data = new TheoryData<string>();
@@ -36,7 +41,7 @@ public partial class LayerTests
     [Fact]
     public void EveryFolder_IsInTheLayerOrder()
     {
-        var folders = Directory.GetDirectories(LibraryRoot).Select(Path.GetFileName).Where(f => f is not ("bin" or "obj")).ToList();
+        var folders = Directory.GetDirectories(LibraryRoot).Where(f => !IsBuildOutput(f)).Select(Path.GetFileName).ToList();
         Assert.All(folders, f => Assert.True(LevelOf(f!) >= 0, $"src/MLNetClassify/{f} is not in the layer order of LayerTests.Layers"));
     }
 
@@ -69,7 +74,7 @@ public partial class LayerTests
     public void Namespaces_FollowFolders()
     {
         var wrong = Directory.GetFiles(LibraryRoot, "*.cs", SearchOption.AllDirectories)
-            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
+            .Where(f => !IsBuildOutput(f))
             .Select(f => (File: f, Folder: Path.GetRelativePath(LibraryRoot, Path.GetDirectoryName(f)!)))
             .Where(f => !File.ReadAllText(f.File).Contains($"namespace MLNetClassify{(f.Folder == "." ? "" : "." + f.Folder.Replace(Path.DirectorySeparatorChar, '.'))};"))
             .Select(f => Path.GetRelativePath(LibraryRoot, f.File))

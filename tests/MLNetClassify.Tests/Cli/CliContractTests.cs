@@ -22,6 +22,8 @@ public class CliContractTests
     [InlineData("--test-fraction", "train", "--data", ".", "--model", "m.zip", "--test-fraction", "1.5")]
     [InlineData("--input-size", "train", "--data", ".", "--model", "m.zip", "--input-size", "2")]
     [InlineData("--batch", "gpu-check", "--batch", "0")]
+    [InlineData("--max-relative-l2", "gpu-check", "--max-relative-l2", "0")]
+    [InlineData("--tf32", "evaluate", "--model", "m.zip", "--data", ".", "--row-by-row", "--tf32")]
     [InlineData("Float64", "train", "--data", ".", "--model", "m.zip", "--weights", "Float64")]
     public void OutOfRangeOption_IsExitCode2_NamingIt_NeverClamped(string named, params string[] args)
     {
@@ -116,7 +118,13 @@ public class CliContractTests
         var line = Assert.Single(run.StdoutLines);
         var json = JsonDocument.Parse(line).RootElement;
         Assert.True(json.GetProperty("agree").GetBoolean());
-        Assert.Equal(4, json.GetProperty("throughput")[0].GetProperty("batch").GetInt32());
+        Assert.Equal([false, true], json.GetProperty("agreement").EnumerateArray().Select(a => a.GetProperty("tf32").GetBoolean()));
+        Assert.Equal(0, json.GetProperty("agreement")[0].GetProperty("worst_relative_l2").GetDouble());
+        var rows = json.GetProperty("throughput").EnumerateArray().ToList();
+        Assert.Equal([false, true], rows.Select(r => r.GetProperty("tf32").GetBoolean()));
+        Assert.All(rows, r => Assert.Equal(4, r.GetProperty("batch").GetInt32()));
+        Assert.All(rows, r => Assert.True(r.GetProperty("decode_ms_per_batch").GetDouble() > 0 && r.GetProperty("inference_ms_per_batch").GetDouble() > 0));
+        Assert.All(rows, r => Assert.True(r.GetProperty("model_ms").GetDouble() > 0, "the inference call taken apart"));
         Assert.Contains("| batch |", run.Stderr);
     }
 }

@@ -14,18 +14,18 @@ public class CliTests(LogoModelFixture fixture)
     }
 
     [Theory]
-    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--backbone", "--feature-node", "--input-size", "--features", "--augment", "--tta", "--label-smoothing", "--weights", "--precision", "--cache", "--no-cache", "--device", "--require-device", "--allow-empty-classes", "--allow-outside-paths", "--report", "--json")]
+    [InlineData("train", "--data", "--model", "--split", "--test-fraction", "--seed", "--epochs", "--backbone", "--feature-node", "--input-size", "--features", "--augment", "--tta", "--label-smoothing", "--weights", "--precision", "--cache", "--no-cache", "--device", "--require-device", "--tf32", "--allow-empty-classes", "--allow-outside-paths", "--report", "--json")]
     [InlineData("baselines", "--data", "--split", "--slp-size", "--mlp-size", "--hidden", "--sigmoid", "--models", "--json")]
     [InlineData("bench", "--data", "--split", "--limit", "--precision", "--json")]
     [InlineData("featurize", "--data", "--shard", "--merge", "--cache", "--backbone", "--feature-node", "--input-size", "--weights", "--precision", "--json")]
-    [InlineData("retrain", "--model", "--data", "--out", "--split", "--test-fraction", "--seed", "--epochs", "--augment", "--tta", "--cache", "--no-cache", "--json")]
+    [InlineData("retrain", "--model", "--data", "--out", "--split", "--test-fraction", "--seed", "--epochs", "--augment", "--tta", "--cache", "--no-cache", "--device", "--tf32", "--json")]
     [InlineData("codegen", "--model", "--out", "--name", "--web", "--json")]
     [InlineData("explain", "--model", "--out", "--class", "--json", "images")]
     [InlineData("export", "--model", "--onnx", "--scoring-zip", "--json")]
     [InlineData("info", "--model", "--json")]
-    [InlineData("evaluate", "--model", "--data", "--split", "--allow-outside-paths", "--report", "--device", "--require-device", "--cache", "--no-cache", "--row-by-row", "--tta", "--json")]
+    [InlineData("evaluate", "--model", "--data", "--split", "--allow-outside-paths", "--report", "--device", "--require-device", "--tf32", "--cache", "--no-cache", "--row-by-row", "--tta", "--json")]
     [InlineData("predict", "--model", "--top", "--shard", "--out", "--merge", "--device", "--require-device", "--json", "paths")]
-    [InlineData("gpu-check", "--images", "--device", "--batch", "--json")]
+    [InlineData("gpu-check", "--images", "--device", "--batch", "--compare", "--max-relative-l2", "--json")]
     [InlineData("demo", "--dir", "--images-per-class", "--seed", "--json")]
     public void Help_EveryVerb_ListsItsOptions(string verb, params string[] options)
     {

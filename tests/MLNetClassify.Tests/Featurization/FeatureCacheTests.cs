@@ -100,6 +100,35 @@ public sealed class FeatureCacheTests
     }
 
     [Fact]
+    public void Tf32Features_DoNotShareEntriesWithFloat32Ones()
+    {
+        var (sources, cache) = Setup(1, seed: 24);
+        var key = FeatureCache.ContentKey(sources[0].Path!);
+        var float32 = new FeatureCache(cache, BackboneCatalog.ResNet18, 4);
+        var tf32 = new FeatureCache(cache, BackboneCatalog.ResNet18, 4, tf32: true);
+        Assert.NotEqual(float32.Folder, tf32.Folder);
+        tf32.Write(key, [1f, 2f, 3f, 4f]);
+        Assert.False(float32.TryRead(key, new float[4], out var problem));
+        Assert.Null(problem);
+        Assert.True(tf32.TryRead(key, new float[4], out _));
+    }
+
+    [Fact]
+    public void Featurizer_Tf32AllowedOffCuda_UsesTheFloat32Folder()
+    {
+        var (_, cache) = Setup(1, seed: 25);
+        var ml = new MLContext(1);
+        string float32 = new FeatureCache(cache, BackboneCatalog.ResNet18, BackboneCatalog.ResNet18.Channels).Folder;
+        using var cpu = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { AllowTf32 = true, CacheDirectory = cache });
+        Assert.False(cpu.UsesTf32);
+        Assert.Equal(float32, cpu.CacheFolder);
+        // CUDA where it starts (then TF32 applies and its features go apart), else the CPU fallback (float32 again).
+        using var cuda = new ImageFeaturizer(ml, BackboneCatalog.ResNet18, new FeaturizerOptions { Device = ExecutionDevice.Cuda(), AllowTf32 = true, CacheDirectory = cache });
+        Assert.Equal(cuda.Device.IsCuda, cuda.UsesTf32);
+        Assert.Equal(cuda.UsesTf32, cuda.CacheFolder != float32);
+    }
+
+    [Fact]
     public void TrainCli_Retrain_ReadsTheCache_AndGivesTheSameModel()
     {
         var (sources, cache) = Setup(8, seed: 24);
