@@ -251,6 +251,7 @@ public sealed class ImageClassificationCatalog
     /// <param name="maxEngines">The most engines alive at once; callers beyond it wait.</param>
     /// <param name="maxPixels">Images with more pixels are refused from their header.</param>
     /// <exception cref="FileNotFoundException">No such model file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a model zip, an entry of it is damaged (named), or the model cannot score images.</exception>
     public ImageClassifierPool CreatePool(string modelPath, int maxEngines = 0, long maxPixels = ImageDecoding.DefaultMaxPixels) =>
         new(_mlContext, modelPath, maxEngines, new ImageDecoding(maxPixels, false));
 

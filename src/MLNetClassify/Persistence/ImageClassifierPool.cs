@@ -85,6 +85,7 @@ public sealed class ImageClassifierPool : IDisposable
     /// the model of every later prediction; predictions already running finish on the old one, whose engines and ONNX
     /// sessions are then released. When the file cannot be loaded, the current model stays and this throws.
     /// </summary>
+    /// <exception cref="InvalidDataException">The new version cannot be loaded (damaged, or unable to score images); the current model stays.</exception>
     /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
     public void Reload()
     {
@@ -156,7 +157,18 @@ public sealed class ImageClassifierPool : IDisposable
     private Generation Load()
     {
         var model = ModelFiles.Load(_mlContext, ModelPath, out var schema);
-        return new Generation(this, model, schema, ModelInfo.Classes(_mlContext, model));
+        try
+        {
+            var generation = new Generation(this, model, schema, ModelInfo.Classes(_mlContext, model));
+            // Its first engine now: a zip that loads but cannot score images (no image column, no class names) is refused here.
+            generation.Engines.Return(generation.Engines.Get());
+            return generation;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException)
+        {
+            (model as IDisposable)?.Dispose();
+            throw new InvalidDataException($"{ModelPath} loads, but cannot score images: {e.Message}", e);
+        }
     }
 
     private ObjectDisposedException Disposed() => new(nameof(ImageClassifierPool), $"The pool over {ModelPath} is disposed.");

@@ -15,6 +15,17 @@ internal static class ModelFiles
     /// <summary>The zip entry that lists the images the head trained on, one <see cref="TrainedImageKey"/> a line.</summary>
     public const string TrainedImagesEntry = "MLNetClassify/trained-images.txt";
 
+    /// <summary>The most a training record may hold (ours are a few KB); a larger entry is refused, never read into memory.</summary>
+    private const long MaxRecordBytes = 16 << 20;
+
+    /// <summary>The most the image list may hold: two million images of 33 bytes a line.</summary>
+    private const long MaxImageListBytes = 64 << 20;
+
+    /// <summary><paramref name="entry"/>, when it holds no more than <paramref name="limit"/> bytes; else an error naming it.</summary>
+    private static ZipArchiveEntry Bounded(string path, ZipArchiveEntry entry, long limit) =>
+        entry.Length <= limit ? entry
+            : throw new InvalidDataException($"{path}: the entry '{entry.FullName}' holds {entry.Length:N0} bytes, more than such an entry can ({limit:N0}); the file is damaged or was not written by MLNetClassify.");
+
     /// <summary>How the list names an image: the first 128 bits of its content's SHA-256, in hex (the file's name and place do not matter).</summary>
     public static string TrainedImageKey(string path) => TrainedImageList.Key(ContentHash.Of(path));
 
@@ -76,12 +87,13 @@ internal static class ModelFiles
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file not found: {path}", path);
+        ModelZip.Verify(path);
         try
         {
             using var zip = ZipFile.OpenRead(path);
             var entry = zip.GetEntry(TrainingRecordEntry);
             if (entry is null) return null;
-            using var reader = new StreamReader(entry.Open());
+            using var reader = new StreamReader(Bounded(path, entry, MaxRecordBytes).Open());
             return reader.ReadToEnd();
         }
         catch (InvalidDataException e)
@@ -97,10 +109,11 @@ internal static class ModelFiles
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file not found: {path}", path);
+        ModelZip.Verify(path);
         try
         {
             using var zip = ZipFile.OpenRead(path);
-            return ReadTrainedImages(zip);
+            return ReadTrainedImages(zip, path);
         }
         catch (InvalidDataException e)
         {
@@ -109,11 +122,11 @@ internal static class ModelFiles
     }
 
     /// <summary>The <see cref="TrainedImageKey"/>s an open zip lists, or null.</summary>
-    internal static IReadOnlySet<string>? ReadTrainedImages(ZipArchive zip)
+    internal static IReadOnlySet<string>? ReadTrainedImages(ZipArchive zip, string path)
     {
         var entry = zip.GetEntry(TrainedImagesEntry);
         if (entry is null) return null;
-        using var reader = new StreamReader(entry.Open());
+        using var reader = new StreamReader(Bounded(path, entry, MaxImageListBytes).Open());
         var keys = new HashSet<string>(StringComparer.Ordinal);
         while (reader.ReadLine() is { } line)
             if (line.Length == 32) keys.Add(line);
@@ -140,13 +153,16 @@ internal static class ModelFiles
         ArgumentNullException.ThrowIfNull(mlContext);
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file not found: {path}", path);
+        ModelZip.Verify(path);
         try
         {
             return mlContext.Model.Load(path, out inputSchema);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException or ArgumentException or System.IO.IOException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path} is not a readable ML.NET model zip: {e.Message}", e);
+            // The zip's entries are intact (checked above), so what ML.NET's loader throws is about what they describe.
+            var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+            throw new InvalidDataException($"{path} is not a readable ML.NET model zip: {cause.Message}", e);
         }
     }
 
@@ -169,6 +185,7 @@ internal static class ModelFiles
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file not found: {path}", path);
+        ModelZip.Verify(path);
         try
         {
             using var zip = ZipFile.OpenRead(path);

@@ -104,6 +104,7 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
     {
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"Model file not found: {modelPath}", modelPath);
+        ModelZip.Verify(modelPath); // a damaged zip is refused here, naming the entry, rather than read through ML.NET
         try
         {
             using var zip = ZipFile.OpenRead(modelPath);
@@ -114,8 +115,8 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
                 return null;
             string graphEntry = reader.ReadString(), backbone = reader.ReadString();
             int size = reader.ReadInt32(), channels = reader.ReadInt32(), count = reader.ReadInt32();
-            if (size <= 0 || channels <= 0 || count is < 1 or > 100_000)
-                return null;
+            if (size <= 0 || channels <= 0 || count is < 1 or > 100_000 || (long)count * channels * sizeof(float) > entry.Length)
+                return null; // not numbers this entry can hold
             var classes = Enumerable.Range(0, count).Select(_ => reader.ReadString()).ToList();
             var weights = Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, channels).Select(_ => reader.ReadSingle()).ToArray()).ToArray();
             var biases = Enumerable.Range(0, count).Select(_ => reader.ReadSingle()).ToArray();
@@ -128,7 +129,7 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
                 return null;
             return new SavedClassifier(new SavedFeaturizer(graph, backbone, size, channels), weights, biases, classes)
             {
-                TrainedImages = ModelFiles.ReadTrainedImages(zip),
+                TrainedImages = ModelFiles.ReadTrainedImages(zip, modelPath),
             };
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException or DecoderFallbackException)
