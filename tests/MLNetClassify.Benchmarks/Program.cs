@@ -16,7 +16,7 @@ if (args.Length >= 3 && args[0] == "int8lab")
 // The 12-megapixel set for the large-photo bench: ... -- largephotos SOURCE_DATA_DIR TARGET_DIR [PER_LABEL=12]
 if (args.Length >= 3 && args[0] == "largephotos")
     return MLNetClassify.Benchmarks.LargePhotos.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3]) : 12);
-// Accuracy options (issue: accuracy beyond a linear probe): ... -- acclab featurize DATA_ROOT SET WORK [CROPS=4]
+// Accuracy options beyond a linear probe: ... -- acclab featurize DATA_ROOT SET WORK [CROPS=4]
 if (args.Length >= 4 && args[0] == "acclab" && args[1] == "featurize")
     return MLNetClassify.Benchmarks.AccuracyLab.Featurize(args[2], args[3], args[4], args.Length > 5 ? int.Parse(args[5]) : 4);
 //   ... -- acclab heads WORK SET1,SET2 "CONFIG" "CONFIG"...

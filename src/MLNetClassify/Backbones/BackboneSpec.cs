@@ -131,10 +131,10 @@ public sealed record BackboneSpec
 
     /// <summary>
     /// The featurizer graph's arithmetic on the CPU. <see cref="ComputePrecision.Int8"/> quantizes the convolutions
-    /// (the few that move the features most stay float32). Measured on the 2-core AMD EPYC (AVX-512 VNNI) development
-    /// machine in one bench run (2026-11-30): 106.1 against 48.4 img/s for float32 (2.2×; 3.5× ML.NET's DnnFeaturizeImage
-    /// path) and 11.6 against 24.4 ms a PredictionEngine call; accuracy on the shared splits is in docs/speed-and-memory.md. Building the int8 graph calibrates it on generated images (~12 s for ResNet18, once
-    /// per process); a saved model embeds the quantized graph. Weight storage does not apply to int8 graphs.
+    /// (the few that move the features most stay float32): about twice float32's speed on a CPU with AVX-512 VNNI, at
+    /// the accuracy docs/speed-and-memory.md measures on the shared splits. Building the int8 graph calibrates it on
+    /// generated images (seconds, once per process); a saved model embeds the quantized graph. Weight storage does not
+    /// apply to int8 graphs.
     /// </summary>
     public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
 

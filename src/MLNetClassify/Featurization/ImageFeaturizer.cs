@@ -14,7 +14,7 @@ public sealed record FeaturizerOptions
 {
     /// <summary>
     /// Images per ONNX Runtime call; 0 means the device's default (<see cref="ExecutionDevice.DefaultBatchSize"/>:
-    /// 8 on CPU, where ResNet18 gains little from batching, ~51 against ~48 img/s at 1; 64 on CUDA).
+    /// 8 on CPU, where ResNet18 gains little from batching; 64 on CUDA, docs/gpu.md).
     /// </summary>
     public int BatchSize { get; init; }
 
@@ -261,8 +261,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <summary>
     /// The CPU default: <see cref="_workers"/> threads each take the next batch, decode it and run it through the
     /// single-threaded session (ONNX Runtime sessions take concurrent calls), so decoding and inference never compete
-    /// for a core inside one call. Measured on 2 cores (docs/speed-and-memory.md): int8 inference alone 116 against
-    /// 107 img/s for one two-threaded caller; float32 alike.
+    /// for a core inside one call; docs/speed-and-memory.md has the measurement against one multi-threaded caller.
     /// </summary>
     private void RunWorkers(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? contentKeys, PixelReaders readers, float[] features, bool[] ok,
         List<SkippedImage> skipped, IProgress<FeaturizationProgress>? progress, Stopwatch clock, StageTimer stages, CancellationToken cancellationToken)

@@ -17,7 +17,7 @@ public class PublicApiTests
     [Fact]
     public void PublicTypes_TheSettledSurfaceAtMostThirty_AndFewAddedSince()
     {
-        // Issue 11 settled the surface at most 30 types (PublicAPI.Shipped.txt); later issues add to Unshipped, sparingly:
+        // The shipped surface is at most 30 types (PublicAPI.Shipped.txt); later additions go to Unshipped, sparingly:
         // the serving pool and its result (ImageClassifierPool, ImagePrediction), class activation maps (ClassActivationMap),
         // the pooling choice of the accuracy options (FeaturePooling).
         static IEnumerable<string> TypeLines(string file) =>

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace MLNetClassify.Tests.Cli;
 
-/// <summary>Data that does not fit the model or the split (issue 15, case 5): said, with the reason, before anything is saved.</summary>
+/// <summary>Data that does not fit the model or the split: said, with the reason, before anything is saved.</summary>
 [Collection(LogoModelCollection.Name)]
 public class MismatchedDataTests(LogoModelFixture fixture)
 {

@@ -81,7 +81,7 @@ public class DataSplitTests
     }
 }
 
-/// <summary>What a split file may not do (issue 15, case 3): leave the data folder, list one image in both sets, repeat rows.</summary>
+/// <summary>What a split file may not do: leave the data folder, list one image in both sets, repeat rows.</summary>
 public class SplitFileCheckTests
 {
     private static (string Data, string File, IReadOnlyList<LabeledImage> Images) Setup()

@@ -7,7 +7,7 @@ using SkiaSharp;
 
 namespace MLNetClassify.Tests.Images;
 
-/// <summary>Damaged files of every kind an upload can be (issue 15's fuzz smoke test): never a crash, a hang or a nameless failure.</summary>
+/// <summary>Damaged files of every kind an upload can be: never a crash, a hang or a nameless failure.</summary>
 public class FuzzTests
 {
     /// <summary>One random mutation: bits flipped, the file cut short, bytes inserted, or a span overwritten.</summary>

@@ -99,7 +99,7 @@ public class SamePixelsTests(LogoModelFixture fixture)
     public void EightThreads_EachCreatingAndDisposingItsOwnEngines_OverOneModel_ScoreAsSequentially()
     {
         // ML.NET's engines own (and on Dispose dispose) the model by default: 8 threads each doing
-        // `using var engine = mlContext.Model.CreatePredictionEngine(model)` crashed the process (issue 15, case 7).
+        // `using var engine = mlContext.Model.CreatePredictionEngine(model)` crashed the process.
         // The catalog's engines never own it, so this pattern, the natural one, is safe.
         var ml = new MLContext(1);
         var loaded = ml.ImageClassification().LoadModel(fixture.ModelPath, out var schema);
