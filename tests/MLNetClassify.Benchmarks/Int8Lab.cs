@@ -48,13 +48,18 @@ internal static class Int8Lab
             calibration = picked.SelectMany(p => p.Select(b => (float)b)).ToArray();
             Console.WriteLine($"calibrating on {picked.Length} training images");
         }
-        int convCount = Int8Quantizer.ConvolutionCount(fullGraph);
+        var simplified = Int8Quantizer.Simplify(fullGraph).Graph;
+        int convCount = simplified.Node.Count(n => n.OpType == "Conv");
         bool mse = modes.Contains("mse");
         Console.WriteLine($"{convCount} convolutions");
 
         if (modes.Contains("describe"))
-            foreach (var line in Int8Quantizer.Describe(fullGraph))
-                Console.WriteLine(line);
+        {
+            // The simplified graph's nodes, one line each: op, inputs (initializers as their shapes) → outputs.
+            var shapes = simplified.Initializer.ToDictionary(t => t.Name, t => "[" + string.Join(",", t.Dims) + "]");
+            foreach (var n in simplified.Node)
+                Console.WriteLine($"{n.OpType} {string.Join(" ", n.Input.Select(i => shapes.TryGetValue(i, out var s) ? s : i))} -> {string.Join(" ", n.Output)}");
+        }
         if (modes.Contains("sensitivity"))
         {
             // Feature error on a subset of every set with one convolution quantized.

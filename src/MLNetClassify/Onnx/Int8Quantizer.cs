@@ -20,17 +20,6 @@ namespace MLNetClassify.Onnx;
 /// </remarks>
 internal static class Int8Quantizer
 {
-    /// <summary>Number of convolutions in <paramref name="graph"/> after ORT's basic simplification.</summary>
-    public static int ConvolutionCount(byte[] graph) => Simplify(graph).Graph.Node.Count(n => n.OpType == "Conv");
-
-    /// <summary>The simplified graph's nodes, one line each (op, inputs → outputs, initializer shapes): for the lab.</summary>
-    public static IEnumerable<string> Describe(byte[] graph)
-    {
-        var g = Simplify(graph).Graph;
-        var shapes = g.Initializer.ToDictionary(t => t.Name, t => "[" + string.Join(",", t.Dims) + "]");
-        return g.Node.Select(n => $"{n.OpType} {string.Join(" ", n.Input.Select(i => shapes.TryGetValue(i, out var s) ? s : i))} -> {string.Join(" ", n.Output)}");
-    }
-
     /// <summary>The quantized graph: same input and output names as <paramref name="graph"/>.</summary>
     /// <param name="graph">A float32 featurizer graph (one image input, N×3×S×S).</param>
     /// <param name="calibration">Calibration pixels, images × 3·S·S, in the graph's input layout.</param>
@@ -189,7 +178,8 @@ internal static class Int8Quantizer
         return model;
     }
 
-    private static ModelProto Simplify(byte[] graph)
+    /// <summary>The graph after ONNX Runtime's basic optimizations (constant folding, batch normalization folded), saved as plain ONNX.</summary>
+    internal static ModelProto Simplify(byte[] graph)
     {
         var path = Path.Combine(Path.GetTempPath(), $"mlnc-simplified-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
         try
