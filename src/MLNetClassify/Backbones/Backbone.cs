@@ -124,14 +124,7 @@ internal static partial class Backbone
             });
         // The export may pin intermediate shapes to its own batch; ORT infers them again.
         probe.Graph.ValueInfo.Clear();
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1 };
-        using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(probe), options);
         long[] shape = layout == TensorLayout.Nchw ? [1, 3, size, size] : [1, size, size, 3];
-        var zeros = new float[3 * size * size];
-        using var value = OrtValue.CreateTensorValueFromMemory(zeros, shape);
-        using var runOptions = new RunOptions();
-        var list = names.ToList();
-        using var results = session.Run(runOptions, [input], [value], list);
-        return list.Select((n, i) => (n, results[i].GetTensorTypeAndShape().Shape)).ToDictionary(p => p.n, p => p.Shape);
+        return ShapeProbe.Run(Google.Protobuf.MessageExtensions.ToByteArray(probe), input, shape, names.ToList());
     }
 }

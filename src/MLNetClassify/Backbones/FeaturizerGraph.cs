@@ -406,13 +406,8 @@ internal static class FeaturizerGraph
 
     private static int[] ProbeMapShape(BackboneSpec spec)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, IntraOpNumThreads = 1 };
-        using var session = new InferenceSession(BuildCore(spec, Output.ProbeMap, null), options);
-        var zeros = new float[3 * spec.ResizeSize * spec.ResizeSize];
-        using var input = OrtValue.CreateTensorValueFromMemory(zeros, [1, 3, spec.ResizeSize, spec.ResizeSize]);
-        using var runOptions = new RunOptions();
-        using var result = session.Run(runOptions, [InputName], [input], [FeatureMapName]);
-        var shape = result[0].GetTensorTypeAndShape().Shape;
+        var shape = ShapeProbe.Run(BuildCore(spec, Output.ProbeMap, null), InputName, [1, 3, spec.ResizeSize, spec.ResizeSize], [FeatureMapName],
+            GraphOptimizationLevel.ORT_ENABLE_BASIC)[FeatureMapName];
         return [(int)shape[1], (int)shape[2], (int)shape[3]];
     }
 

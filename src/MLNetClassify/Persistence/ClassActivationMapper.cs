@@ -1,10 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Trainers;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
+using MLNetClassify.Onnx;
 
 namespace MLNetClassify.Persistence;
 
@@ -55,14 +54,9 @@ internal sealed class ClassActivationMapper : IDisposable
     }
 
     /// <summary>Values per image of the unpooled graph's output (C·H·W), from one run on a blank image.</summary>
-    private static int Positions(byte[] graph, int size)
-    {
-        using var options = new SessionOptions { IntraOpNumThreads = 1 };
-        using var session = new InferenceSession(graph, options);
-        var input = new DenseTensor<float>([1, 3, size, size]);
-        using var outputs = session.Run([NamedOnnxValue.CreateFromTensor(FeaturizerGraph.InputName, input)]);
-        return (int)outputs.First(o => o.Name == FeaturizerGraph.OutputName).AsTensor<float>().Length;
-    }
+    private static int Positions(byte[] graph, int size) =>
+        (int)ShapeProbe.Run(graph, FeaturizerGraph.InputName, [1, 3, size, size], [FeaturizerGraph.OutputName])[FeaturizerGraph.OutputName]
+            .Aggregate(1L, (a, b) => a * b);
 
     /// <summary>
     /// The map of <paramref name="label"/> (each image's predicted class when null) for each file, in order; a file
