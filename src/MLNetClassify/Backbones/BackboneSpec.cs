@@ -1,7 +1,7 @@
 namespace MLNetClassify.Backbones;
 
 /// <summary>The channel order a backbone expects.</summary>
-internal enum PixelOrder
+public enum PixelOrder
 {
     /// <summary>Red, green, blue planes.</summary>
     Rgb,
@@ -11,7 +11,7 @@ internal enum PixelOrder
 }
 
 /// <summary>How a 4-D image tensor is laid out.</summary>
-internal enum TensorLayout
+public enum TensorLayout
 {
     /// <summary>Batch, channels, height, width (PyTorch, CNTK, Caffe exports).</summary>
     Nchw,
@@ -20,8 +20,11 @@ internal enum TensorLayout
     Nhwc,
 }
 
-/// <summary>Three per-channel values in red, green, blue order.</summary>
-internal readonly record struct Rgb(float R, float G, float B)
+/// <summary>Three per-channel values in red, green, blue order (whatever order the backbone takes its planes in).</summary>
+/// <param name="R">The red channel's value.</param>
+/// <param name="G">The green channel's value.</param>
+/// <param name="B">The blue channel's value.</param>
+public readonly record struct Rgb(float R, float G, float B)
 {
     /// <summary>ImageNet mean on a 0–1 scale.</summary>
     public static Rgb ImageNetMean { get; } = new(0.485f, 0.456f, 0.406f);
@@ -67,8 +70,8 @@ public sealed record BackboneSpec
     /// <remarks>Twice that for <see cref="FeaturePooling.TwoScales"/>, whose graph halves the image inside for its second pass.</remarks>
     public int ResizeSize => (Pooling == FeaturePooling.TwoScales ? 2 : 1) * (CropFraction >= 1f ? InputSize : (int)Math.Round(InputSize / CropFraction));
 
-    /// <summary>Layout of the graph's input tensor.</summary>
-    internal TensorLayout Layout { get; init; } = TensorLayout.Nchw;
+    /// <summary>Layout of the graph's input tensor: <see cref="TensorLayout.Nchw"/> (PyTorch exports) or <see cref="TensorLayout.Nhwc"/> (Keras).</summary>
+    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
 
     /// <summary>Layout of the feature-map tensor (<see cref="FeatureMapNode"/>); NHWC maps are transposed before pooling.</summary>
     internal TensorLayout FeatureMapLayout { get; init; } = TensorLayout.Nchw;
@@ -82,17 +85,42 @@ public sealed record BackboneSpec
     /// <summary>True when the ONNX file ships with MLNetClassify; false when the user brings it.</summary>
     public bool Embedded { get; init; }
 
-    /// <summary>Channel order the graph expects.</summary>
-    internal PixelOrder Order { get; init; } = PixelOrder.Rgb;
+    /// <summary>Channel order the graph expects: <see cref="PixelOrder.Rgb"/>, or <see cref="PixelOrder.Bgr"/> for Caffe and CNTK exports.</summary>
+    public PixelOrder Order { get; init; } = PixelOrder.Rgb;
 
-    /// <summary>Factor from 0–255 pixels to the graph's scale (1/255 for a 0–1 graph).</summary>
-    internal float PixelScale { get; init; } = 1f / 255f;
+    /// <summary>
+    /// Factor from 0–255 pixels to the graph's scale: 1/255 (the default) for a graph trained on 0–1 pixels, 1 for
+    /// 0–255 (Caffe), 2/255 with <see cref="Mean"/> 1 and <see cref="Std"/> 1 for a −1…1 graph (Inception, many ViTs).
+    /// Positive and finite.
+    /// </summary>
+    public float PixelScale { get; init; } = 1f / 255f;
 
-    /// <summary>Per-channel mean on the graph's scale, subtracted after scaling.</summary>
-    internal Rgb Mean { get; init; } = Rgb.ImageNetMean;
+    /// <summary>
+    /// Per-channel mean on the graph's scale, subtracted after scaling (ImageNet's by default); finite. The embedded
+    /// ResNet18 subtracts CNTK's mean image instead, and then neither this nor <see cref="Std"/> is used.
+    /// </summary>
+    public Rgb Mean { get; init; } = Rgb.ImageNetMean;
 
-    /// <summary>Per-channel standard deviation on the graph's scale.</summary>
-    internal Rgb Std { get; init; } = Rgb.ImageNetStd;
+    /// <summary>Per-channel standard deviation on the graph's scale, divided by after the mean (ImageNet's by default); positive and finite.</summary>
+    public Rgb Std { get; init; } = Rgb.ImageNetStd;
+
+    /// <summary>Checks the preprocessing: what a featurizer graph is built from.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message names the property and the backbone.</exception>
+    internal void Validate()
+    {
+        static bool Finite(Rgb v) => float.IsFinite(v.R) && float.IsFinite(v.G) && float.IsFinite(v.B);
+        string? problem =
+            !(PixelScale > 0 && float.IsFinite(PixelScale)) ? $"PixelScale {PixelScale} must be positive and finite"
+            : !Finite(Mean) ? $"Mean {Mean} must be finite"
+            : !(Finite(Std) && Std.R > 0 && Std.G > 0 && Std.B > 0) ? $"Std {Std} must be positive and finite in every channel"
+            : !Enum.IsDefined(Order) ? $"Order {(int)Order} is neither Rgb nor Bgr"
+            : !Enum.IsDefined(Layout) ? $"Layout {(int)Layout} is neither Nchw nor Nhwc"
+            : InputSize <= 0 ? $"InputSize {InputSize} must be positive"
+            : !(CropFraction > 0 && CropFraction <= 1) ? $"CropFraction {CropFraction} must be in (0, 1]"
+            : null;
+        if (problem is not null)
+            throw new ArgumentException($"Backbone '{Name}': {problem}.");
+    }
 
     /// <summary>A mean image to subtract instead of <see cref="Mean"/>: an ONNX file and the initializer in it.</summary>
     internal MeanImageSource? MeanImage { get; init; }

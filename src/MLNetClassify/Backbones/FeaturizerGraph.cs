@@ -240,6 +240,7 @@ internal static class FeaturizerGraph
 
     private static byte[] BuildCore(BackboneSpec spec, Output output, int[]? mapShape)
     {
+        spec.Validate();
         if (spec.Pooling == FeaturePooling.TwoScales)
             return output == Output.Pooled
                 ? BuildTwoScales(spec)
