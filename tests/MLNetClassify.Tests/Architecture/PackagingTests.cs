@@ -9,9 +9,16 @@ public class PackagingTests
 {
     private static readonly Dictionary<string, string> Quiet = new() { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
 
+    /// <summary>
+    /// A version of this run's own: the NuGet package folder keeps the first package of each version it extracts, so
+    /// under a fixed version the tool and the app below would run whatever an earlier run packed.
+    /// </summary>
+    private static readonly string Version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+
     private static string Pack(string project, string output)
     {
-        var run = CliRunner.Process("dotnet", ["pack", Path.Combine(TestPaths.RepoRoot, "src", project), "-c", "Release", "-o", output], TestPaths.RepoRoot, Quiet);
+        var run = CliRunner.Process("dotnet", ["pack", Path.Combine(TestPaths.RepoRoot, "src", project), "-c", "Release", $"-p:Version={Version}", "-o", output],
+            TestPaths.RepoRoot, Quiet);
         Assert.True(run.ExitCode == 0, $"dotnet pack {project}: exit {run.ExitCode}\n{run.Stdout}\n{run.Stderr}");
         return Directory.GetFiles(output, "*.nupkg").Single();
     }
@@ -57,7 +64,7 @@ public class PackagingTests
 
         // Installed as a user would, the tool finds its embedded backbone and trains.
         var toolPath = Path.Combine(dir, "installed");
-        var install = CliRunner.Process("dotnet", ["tool", "install", "--tool-path", toolPath, "--add-source", Path.GetDirectoryName(tool)!, "MLNetClassify.Cli"], dir, Quiet);
+        var install = CliRunner.Process("dotnet", ["tool", "install", "--tool-path", toolPath, "--add-source", Path.GetDirectoryName(tool)!, "--version", Version, "MLNetClassify.Cli"], dir, Quiet);
         Assert.True(install.ExitCode == 0, $"dotnet tool install: {install.Stdout}\n{install.Stderr}");
         var demo = CliRunner.Process(Path.Combine(toolPath, "mlnet-classify"), ["demo", "--dir", Path.Combine(dir, "demo"), "--images-per-class", "10", "--json"], dir,
             new Dictionary<string, string>(Quiet) { ["MLNETCLASSIFY_CACHE"] = Path.Combine(dir, "cache") });
