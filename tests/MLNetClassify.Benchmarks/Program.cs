@@ -50,9 +50,10 @@ if (args.Length == 4 && args[0] == "retraintime")
 // Load on a running generated web service against the pool in one process: ... -- servelab URL IMAGE_DIR MODEL_ZIP [REQUESTS_PER_LEVEL=400]
 if (args.Length >= 4 && args[0] == "servelab")
     return MLNetClassify.Benchmarks.ServeLab.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 400);
-// Damaged model zips through every way the library opens one: ... -- zipfuzz MODEL_ZIP IMAGE WORK_DIR [N=1000] [SEED=1]
+// Damaged model zips through every way the library opens one: ... -- zipfuzz MODEL_ZIP IMAGE WORK_DIR [N=1000] [SEED=1] [KIND]
 if (args.Length >= 4 && args[0] == "zipfuzz")
-    return MLNetClassify.Benchmarks.ZipFuzzLab.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 1);
+    return MLNetClassify.Benchmarks.ZipFuzzLab.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 1,
+        args.Length > 6 ? args[6] : null);
 if (args.Length == 1 && args[0] == "calibration-rms")
     return MLNetClassify.Benchmarks.AccuracyLab.CalibrationRms();
 if (args.Length == 1 && args[0] == "nodes")

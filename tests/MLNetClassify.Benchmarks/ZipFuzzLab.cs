@@ -6,11 +6,11 @@ namespace MLNetClassify.Benchmarks;
 /// <summary>
 /// N damaged copies of a model zip through every way the library opens one: how each ended, per kind of damage, the
 /// exceptions that were not a clear refusal, the slowest opening, and the process's peak memory.
-/// ... -- zipfuzz MODEL_ZIP IMAGE WORK_DIR [N=1000] [SEED=1]
+/// ... -- zipfuzz MODEL_ZIP IMAGE WORK_DIR [N=1000] [SEED=1] [KIND] (KIND: only the copies of that kind among the N, the same copies as in the whole run)
 /// </summary>
 internal static class ZipFuzzLab
 {
-    public static int Run(string model, string image, string work, int count, int seed)
+    public static int Run(string model, string image, string work, int count, int seed, string? only = null)
     {
         Directory.CreateDirectory(work);
         var original = File.ReadAllBytes(model);
@@ -20,6 +20,8 @@ internal static class ZipFuzzLab
         var wall = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
+            if (only is not null && ZipMutations.Kinds[i % ZipMutations.Kinds.Length] != only)
+                continue;
             var (kind, bytes) = ZipMutations.Mutate(original, i, seed);
             var path = Path.Combine(work, $"damaged-{i}.zip");
             File.WriteAllBytes(path, bytes);
@@ -39,7 +41,7 @@ internal static class ZipFuzzLab
             if ((i + 1) % 50 == 0)
                 Console.Error.WriteLine($"  {i + 1}/{count} zips, {wall.Elapsed.TotalSeconds:F0} s, peak {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576} MiB");
         }
-        Console.WriteLine($"{count} damaged copies of {model} ({original.Length / 1e6:F1} MB), seed {seed}, {wall.Elapsed.TotalSeconds:F0} s, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"{(only is null ? count : $"the {only} ones of {count}")} damaged copies of {model} ({original.Length / 1e6:F1} MB), seed {seed}, {wall.Elapsed.TotalSeconds:F0} s, {Environment.ProcessorCount} cores");
         foreach (var group in tally.GroupBy(t => (t.Key.Kind, t.Key.Opening)).OrderBy(g => g.Key.Kind).ThenBy(g => g.Key.Opening))
             Console.WriteLine($"  {group.Key.Kind,-17} {group.Key.Opening,-52} " + string.Join(", ", group.OrderBy(g => g.Key.Result).Select(g => $"{g.Key.Result} {g.Value}")));
         Console.WriteLine($"not a clear refusal: {bugs.Values.Sum(b => b.Count)}");

@@ -46,7 +46,17 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
         var (weights, biases) = HeadOf(model) ?? throw new InvalidDataException($"{modelPath} has no softmax head (ML.NET's MaximumEntropy layer) on the features: {purpose}.");
         if (weights.Any(w => w.Length != saved.Channels))
             throw new InvalidDataException($"{modelPath}: the head takes {weights[0].Length} inputs, the featurizer gives {saved.Channels} (other steps between them): {purpose}.");
-        return new SavedClassifier(saved, weights, biases, ModelInfo.Classes(mlContext, model))
+        IReadOnlyList<string> classes;
+        try
+        {
+            classes = ModelInfo.Classes(mlContext, model);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException)
+        {
+            // A zip whose entries are intact but do not fit together (one step's input missing from the one before).
+            throw new InvalidDataException($"{modelPath} loads, but its steps do not fit together ({e.Message}): {purpose}.", e);
+        }
+        return new SavedClassifier(saved, weights, biases, classes)
         {
             TrainedImages = ModelFiles.ReadTrainedImages(modelPath),
         };
