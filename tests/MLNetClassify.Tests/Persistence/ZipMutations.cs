@@ -16,7 +16,7 @@ internal static class ZipMutations
     /// <summary>Damage number <paramref name="index"/> of <paramref name="zip"/> (the kind cycles; the details come from the seed).</summary>
     public static (string Kind, byte[] Bytes) Mutate(byte[] zip, int index, int seed)
     {
-        var random = new Random(HashCode.Combine(index, seed));
+        var random = new Random(unchecked(seed * 1_000_003 + index)); // not HashCode.Combine: it is seeded anew in every process
         string kind = Kinds[index % Kinds.Length];
         return (kind, kind switch
         {
