@@ -32,6 +32,6 @@ for p in $(cd "$W" && ls part.* | sort); do
   i=$((i+1)); d=$OUT/part$i; mkdir -p "$d"
   mv "$W/$p" "$d/"; cp "$W/PARTS.sha256" "$HERE/stage.sh" "$d/"; echo "$i" > "$d/INDEX"; echo "$N" > "$d/COUNT"
 done
-cp "$HERE/unpack-env.sh" "$HERE/run-check.sh" "$HERE/run-all.sh" "$OUT/part$N/"
+cp "$HERE/unpack-env.sh" "$HERE/run-check.sh" "$HERE/run-all.sh" "$HERE/predict-tf32.sh" "$OUT/part$N/"
 du -b "$OUT"/part*/part.* | awk '{printf "%s %.1f MiB\n", $2, $1/1048576}'
 echo "$N parts in $OUT"
