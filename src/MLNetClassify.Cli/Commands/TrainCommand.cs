@@ -35,7 +35,8 @@ internal static class TrainCommand
         public bool AllowEmptyClasses { get; init; }
         public bool AllowOutsidePaths { get; init; }
         public string? Report { get; init; }
-        public FeaturePooling Features { get; init; }
+        /// <summary>The pooling asked for; null: the default (a transformer's chosen on validation rows, else the average).</summary>
+        public FeaturePooling? Features { get; init; }
         public int Augment { get; init; } = ImageClassifierOptions.DefaultAugmentedViews;
         public int Tta { get; init; } = 1;
         public float LabelSmoothing { get; init; }
@@ -112,12 +113,13 @@ internal static class TrainCommand
             "How the saved model stores the backbone's weights: Float16 halves the zip (arithmetic stays float32), Float32 keeps them bit for bit.");
         var precision = CommonOptions.Precision();
         var report = CommonOptions.Report();
-        var features = new Option<FeaturePooling>("--features")
+        var features = new Option<FeaturePooling?>("--features")
         {
-            Description = "Average: the global average of the backbone's last feature map (the default). Rich: and the average of the mid-level map, "
-                + "from the same pass (ResNet18: 768 values instead of 512). TwoScales: the averages at the input size and at twice it (about 5× the "
-                + "backbone's time). docs/accuracy.md has what each gained on validation folds and on test.",
-            DefaultValueFactory = _ => FeaturePooling.Average,
+            Description = "Average: the global average of the backbone's last feature map (the default; for a vision transformer the mean of its patch tokens). "
+                + "Rich: and the average of the mid-level map, from the same pass (ResNet18: 768 values instead of 512). TwoScales: the averages at the input size "
+                + "and at twice it (about 5× the backbone's time). ClassToken: a vision transformer's class token. Unset, a transformer with a class token is trained "
+                + "on both its class token and its patch tokens' mean and keeps what validation rows prefer (a second backbone pass). docs/accuracy.md has what "
+                + "each gained on validation folds and on test.",
         };
         var labelSmoothing = new Option<float>("--label-smoothing")
         {
@@ -201,9 +203,10 @@ internal static class TrainCommand
         }
         var backbone = old is not null
             ? old.Spec(args.From!)
-            : BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features };
+            : BackbonesCommand.Resolve(args.Backbone, args.FeatureNode, args.InputSize) with { Weights = args.Weights, Precision = args.Precision, Pooling = args.Features ?? FeaturePooling.Average };
+        bool choosePooling = old is null && args.Features is null && backbone.PrefixTokens > 0;
         if (old is null)
-            Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {(args.Features == FeaturePooling.Average ? $"{backbone.Channels} features from" : $"{args.Features.ToString().ToLowerInvariant()} pooling of")} {backbone.FeatureMapNode ?? backbone.FeatureNode}"
+            Output.Step($"backbone: {backbone.Name}, {backbone.InputSize}×{backbone.InputSize}, {FeaturesDescription(backbone, choosePooling)} {backbone.FeatureMapNode ?? backbone.FeatureNode}"
                 + (args.Precision == ComputePrecision.Int8 ? ", int8 (calibrating the quantized graph first)" : ""));
         var options = new ImageClassifierOptions
         {
@@ -214,6 +217,7 @@ internal static class TrainCommand
             AugmentedViews = args.Augment,
             AugmentationSeed = args.Seed,
             TestTimeViews = args.Tta,
+            ChooseTokenPooling = choosePooling,
         };
         var trained = Output.WithProgress("featurizing", (images, epochs) => args.From is null
             ? ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token)
@@ -232,6 +236,9 @@ internal static class TrainCommand
         foreach (var warning in images.CacheWarnings) Output.Warn(warning);
         if (args.Cache is not null)
             Output.Step($"cache: {images.CacheHits} of {images.Features.Rows + images.Skipped.Count} training images read from {args.Cache}");
+        if (trained.PoolingValidationLoss is { } losses)
+            Output.Step($"features chosen on validation rows: {Name(trained.ChosenPooling!.Value)} (validation loss "
+                + string.Join(", ", losses.Select(l => $"{Name(l.Key)} {l.Value:F4}")) + ")");
         Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == MLNetClassify.Learning.EpochPhase.Train)}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
@@ -246,7 +253,7 @@ internal static class TrainCommand
             split.Train.GroupBy(i => i.Label).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
             images.Features.Rows, trained.Test?.Images ?? 0, trained.Test?.Accuracy, trained.Test?.MacroAccuracy, trained.Test?.LogLoss, trained.BestEpoch)
         {
-            Features = old is null ? args.Features.ToString().ToLowerInvariant() : null,
+            Features = old is null ? Name(trained.ChosenPooling ?? backbone.Pooling) : null,
             AugmentedViews = args.Augment,
             LabelSmoothing = args.LabelSmoothing,
             RetrainedFrom = args.From is null ? null : Path.GetFullPath(args.From),
@@ -289,4 +296,15 @@ internal static class TrainCommand
         }
         return 0;
     }
+
+    /// <summary>How the training record, --features and the console name a pooling: its option value in lower case.</summary>
+    private static string Name(FeaturePooling pooling) => pooling.ToString().ToLowerInvariant();
+
+    private static string FeaturesDescription(BackboneSpec backbone, bool choosing) => backbone switch
+    {
+        _ when choosing => $"{backbone.Channels} features, the class token or the patch tokens' mean (chosen on validation rows), of",
+        { PrefixTokens: not null, Pooling: FeaturePooling.Average } => $"{backbone.Channels} features, the patch tokens' mean, of",
+        { Pooling: FeaturePooling.Average } => $"{backbone.Channels} features from",
+        _ => $"{Name(backbone.Pooling)} pooling of",
+    };
 }

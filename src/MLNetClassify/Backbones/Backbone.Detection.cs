@@ -22,13 +22,31 @@ internal static partial class Backbone
     /// <summary>
     /// Walks back from the output through the classifier tail to the feature map: the input of the last global pool
     /// (GlobalAveragePool, GlobalMaxPool, ReduceMean/ReduceMax over the spatial axes, an Average/MaxPool to 1×1), or the
-    /// 4-D tensor the tail flattens.
+    /// 4-D tensor the tail flattens; or to a vision transformer's token sequence N×T×C: the one its class token is
+    /// gathered or sliced from, the one averaged over its tokens, or the encoder's output itself.
     /// </summary>
     private static (string Node, TensorLayout? Layout) FindFeatureMap(GraphView graph, string path, ModelProto model, string input, TensorLayout layout, int size)
     {
         var g = graph.Graph;
+        bool IsTokens(string name)
+        {
+            try
+            {
+                return Probe(model, input, layout, size, [name])[name].Length == 3;
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException)
+            {
+                return false; // the undecidable message that follows lists what can be probed
+            }
+        }
         if (g.Output.Count != 1)
+        {
+            // An encoder exported with several outputs (a token sequence and a pooled vector, say): its one sequence.
+            var sequences = g.Output.Select(o => o.Name).Where(IsTokens).ToList();
+            if (sequences.Count == 1)
+                return (sequences[0], null);
             throw Undecidable(graph, path, model, input, layout, size, $"it has {g.Output.Count} outputs ({string.Join(", ", g.Output.Select(o => o.Name))})");
+        }
         string t = g.Output[0].Name;
         while (true)
         {
@@ -38,8 +56,11 @@ internal static partial class Backbone
             {
                 case "GlobalAveragePool" or "GlobalMaxPool":
                     return (node.Input[0], TensorLayout.Nchw);
+                case "Gather" or "Slice" when IsTokens(node.Input[0]):
+                    return (node.Input[0], null); // a transformer's class token taken from its sequence
                 case "ReduceMean" or "ReduceMax":
                     var axes = ReduceAxes(node, g);
+                    if (axes.SetEquals([1]) && IsTokens(node.Input[0])) return (node.Input[0], null); // the tokens' mean
                     if (axes.SetEquals([2, 3]) || axes.SetEquals([-2, -1])) return (node.Input[0], TensorLayout.Nchw);
                     if (axes.SetEquals([1, 2])) return (node.Input[0], TensorLayout.Nhwc);
                     throw Undecidable(graph, path, model, input, layout, size, $"{node.OpType} '{node.Name}' reduces axes [{string.Join(",", axes)}], not the spatial ones");
@@ -56,12 +77,16 @@ internal static partial class Backbone
                     return (x, null); // the tail flattens a spatial map: that map is the feature map
                 case var op when TailOps.Contains(op):
                     var dynamic = graph.Dynamic(node);
+                    if (dynamic.Count != 1 && IsTokens(t))
+                        return (t, null); // an encoder's output sequence (its last residual Add)
                     if (dynamic.Count != 1)
                         throw Undecidable(graph, path, model, input, layout, size,
                             $"{op} '{node.Name}' in the classifier tail joins {dynamic.Count} computed tensors ({string.Join(", ", dynamic)})");
                     t = dynamic[0];
                     continue;
                 default:
+                    if (IsTokens(t))
+                        return (t, null); // an encoder's output sequence (after its last LayerNormalization, say)
                     throw Undecidable(graph, path, model, input, layout, size, $"the tail reaches {node.OpType} '{node.Name}' before any pooling or flattening");
             }
         }

@@ -14,14 +14,21 @@ namespace MLNetClassify.Backbones;
 /// <param name="InputSize">The input size the shape was taken at.</param>
 /// <param name="AnyInputSize">True when nothing between input and feature map fixes the spatial size.</param>
 /// <param name="Preset">The catalogue preset whose preprocessing applies, or null.</param>
+/// <param name="PrefixTokens">
+/// For a token sequence N×T×C (a vision transformer's encoder output), how many tokens precede the patch grid (1 for
+/// a class token; 0 when the sequence is the grid alone); null for a spatial map. <paramref name="FeatureShape"/> is
+/// then [C, side, side] of the patch grid.
+/// </param>
 internal sealed record BackboneInspection(
     string Input, IReadOnlyList<long> InputShape, TensorLayout Layout, string FeatureNode, TensorLayout FeatureLayout,
-    IReadOnlyList<int> FeatureShape, int InputSize, bool AnyInputSize, string? Preset);
+    IReadOnlyList<int> FeatureShape, int InputSize, bool AnyInputSize, string? Preset, int? PrefixTokens = null);
 
 /// <summary>
 /// Reads an image-classifier ONNX file (torchvision export, ONNX Model Zoo, Keras through tf2onnx, ...), finds its
 /// classifier tail — the Softmax / Gemm / MatMul+Add / Flatten / Reshape chain after the last global pool or the last
-/// spatial feature map — and describes the backbone up to there as a <see cref="BackboneSpec"/>.
+/// spatial feature map, or after the class token's or the tokens' mean of a vision transformer — and describes the
+/// backbone up to there as a <see cref="BackboneSpec"/>. An encoder exported without a classifier (its output the token
+/// sequence N×T×C itself) is taken as it is.
 /// </summary>
 internal static partial class Backbone
 {
@@ -51,6 +58,7 @@ internal static partial class Backbone
             FeatureMapSide = inspection.FeatureShape[1],
             Channels = inspection.FeatureShape[0],
             AnyInputSize = inspection.AnyInputSize,
+            PrefixTokens = inspection.PrefixTokens,
             Embedded = false,
             MeanImage = null,
             Weights = WeightStorage.Float32,
@@ -74,12 +82,39 @@ internal static partial class Backbone
         if (!graph.Producers.ContainsKey(found.Item1))
             throw new InvalidDataException($"{path} has no node output '{found.Item1}'. Candidates: {string.Join(", ", Candidates(graph))}.");
         var shape = Probe(model, input, layout, size, [found.Item1])[found.Item1];
+        if (shape.Length == 3)
+            return TokenInspection(path, input, dims, layout, found.Item1, shape, size, matched);
         if (shape.Length != 4)
-            throw new InvalidDataException($"{path}: '{found.Item1}' has shape [{string.Join(",", shape)}], not a 4-D feature map.");
+            throw new InvalidDataException($"{path}: '{found.Item1}' has shape [{string.Join(",", shape)}], neither a 4-D feature map nor a token sequence N×T×C.");
         var mapLayout = found.Item2 ?? GuessLayout(shape, layout);
         int[] chw = mapLayout == TensorLayout.Nchw ? [(int)shape[1], (int)shape[2], (int)shape[3]] : [(int)shape[3], (int)shape[1], (int)shape[2]];
         bool anySize = graph.Upstream(found.Item1).All(n => n.OpType is not ("Reshape" or "Flatten" or "Gemm" or "MatMul"));
         return new BackboneInspection(input, dims, layout, found.Item1, mapLayout, chw, size, anySize, matched);
+    }
+
+    /// <summary>
+    /// Most tokens that may precede the patch grid: a class token, a distillation token, a few registers (DINOv2 with
+    /// registers has five in all).
+    /// </summary>
+    internal const int MaxPrefixTokens = 16;
+
+    /// <summary>
+    /// A token sequence [1, T, C]: the patch grid is the last side² tokens, side² the largest square that leaves at most
+    /// <see cref="MaxPrefixTokens"/> before it (197 = 1 + 14²: a class token and a 14×14 grid). The size stays fixed: a
+    /// transformer's position embedding is learnt for one grid.
+    /// </summary>
+    private static BackboneInspection TokenInspection(string path, string input, long[] dims, TensorLayout layout, string node, long[] shape, int size, string? preset)
+    {
+        long tokens = shape[1], channels = shape[2];
+        for (int prefix = 0; prefix <= MaxPrefixTokens && prefix < tokens; prefix++)
+        {
+            long side = (long)Math.Round(Math.Sqrt(tokens - prefix));
+            if (side * side == tokens - prefix)
+                return new BackboneInspection(input, dims, layout, node, TensorLayout.Nchw, [(int)channels, (int)side, (int)side], size, AnyInputSize: false, preset, prefix);
+        }
+        throw new InvalidDataException(
+            $"{path}: '{node}' is a sequence of {tokens} tokens of {channels} values, but no square patch grid follows at most {MaxPrefixTokens} leading tokens; " +
+            "name the feature node with --feature-node if another output holds the tokens.");
     }
 
     /// <summary>ImageNet preprocessing for a file no preset matches: RGB, 0–1, ImageNet mean and std, no crop.</summary>

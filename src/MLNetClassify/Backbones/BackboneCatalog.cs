@@ -64,6 +64,24 @@ public static class BackboneCatalog
     };
 
     /// <summary>
+    /// A vision transformer's image encoder exported to ONNX: its output (or its classifier's input) is a token
+    /// sequence N×T×C, found and pooled by <see cref="Backbone.FromOnnx"/>; <paramref name="side"/> is its patch grid's.
+    /// </summary>
+    private static BackboneSpec Transformer(string name, int channels, int side, float crop, Rgb mean, Rgb std, string licence, string source) => new()
+    {
+        Name = name,
+        ModelFile = $"{name[(name.IndexOf('/') + 1)..]}.onnx",
+        CropFraction = crop,
+        Mean = mean,
+        Std = std,
+        Channels = channels,
+        FeatureMapSide = side,
+        AnyInputSize = false,
+        Licence = licence,
+        Source = source,
+    };
+
+    /// <summary>
     /// Every catalogued backbone: the embedded ResNet18, then presets for files the user brings, which
     /// <see cref="Backbone.FromOnnx"/> completes with the nodes it finds in the file.
     /// </summary>
@@ -82,6 +100,15 @@ public static class BackboneCatalog
         // not checked against a file here, as none ships: compare with the model card before trusting the features).
         Zoo("inception-v1", 1024, "data_0") with { Order = PixelOrder.Bgr, PixelScale = 1f, Mean = new Rgb(123.68f, 116.78f, 103.94f), Std = Rgb.One },
         Zoo("inception-v2", 1024, "data_0") with { Order = PixelOrder.Bgr, PixelScale = 1f, Mean = new Rgb(123.68f, 116.78f, 103.94f), Std = Rgb.One },
+        // Vision transformers (token sequences): preprocessing as each project's own transforms give it.
+        Transformer("torchvision/vit_b_16", 768, 14, 0.875f, Rgb.ImageNetMean, Rgb.ImageNetStd,
+            "torchvision code BSD-3-Clause; check the terms of the weights you export", "torch.onnx.export(torchvision.models.vit_b_16(weights=...)) — bring the file"),
+        Transformer("timm/vit_base_patch16_224", 768, 14, 0.9f, new Rgb(0.5f, 0.5f, 0.5f), new Rgb(0.5f, 0.5f, 0.5f),
+            "timm code Apache-2.0; check the terms of the weights you export", "timm.create_model('vit_base_patch16_224', pretrained=True) exported with torch.onnx.export — bring the file"),
+        Transformer("facebook/dinov2-small", 384, 16, 0.875f, Rgb.ImageNetMean, Rgb.ImageNetStd,
+            "Apache-2.0 (DINOv2 code and weights)", "transformers' Dinov2Model 'facebook/dinov2-small' exported to ONNX (last_hidden_state) — bring the file"),
+        Transformer("openai/clip-vit-base-patch32", 768, 7, 1f, new Rgb(0.48145466f, 0.4578275f, 0.40821073f), new Rgb(0.26862954f, 0.26130258f, 0.27577711f),
+            "MIT (CLIP code and weights)", "transformers' CLIPVisionModel 'openai/clip-vit-base-patch32' exported to ONNX (last_hidden_state) — bring the file"),
     ];
 
     /// <summary>
@@ -102,7 +129,9 @@ public static class BackboneCatalog
     /// <summary>
     /// A spec for a backbone you bring as an ONNX image classifier (torchvision export, ONNX Model Zoo, Keras through
     /// tf2onnx, ...): the classifier tail — Softmax / Gemm / MatMul+Add / Flatten / Reshape after the last global pool or
-    /// spatial feature map — is found and cut off; preprocessing comes from <paramref name="preset"/>, else from the
+    /// spatial feature map — is found and cut off; a vision transformer (ViT, DeiT, DINOv2, a CLIP image encoder) is cut at
+    /// its token sequence N×T×C, whose class token or patch tokens' mean become the features (<see cref="FeaturePooling"/>);
+    /// preprocessing comes from <paramref name="preset"/>, else from the
     /// catalogue entry the file name matches, else ImageNet's (RGB, 0–1, mean/std).
     /// </summary>
     /// <param name="path">The ONNX file.</param>

@@ -79,6 +79,14 @@ public sealed record BackboneSpec
     /// <summary>Side of the feature map at <see cref="InputSize"/> (7 for ResNets at 224), when known; checked by the contract test.</summary>
     internal int? FeatureMapSide { get; init; }
 
+    /// <summary>
+    /// Set when <see cref="FeatureMapNode"/> is a vision transformer's token sequence N×T×C rather than a map: how many
+    /// tokens (a class token, registers) precede the patch grid of <see cref="FeatureMapSide"/>² tokens. The graph then
+    /// lays the patch tokens out as an N×C×side×side map (for pooling and class activation maps), or takes the class
+    /// token (<see cref="FeaturePooling.ClassToken"/>).
+    /// </summary>
+    internal int? PrefixTokens { get; init; }
+
     /// <summary>True when the graph runs at any input size (fully convolutional up to the feature map).</summary>
     public bool AnyInputSize { get; init; } = true;
 
@@ -146,7 +154,8 @@ public sealed record BackboneSpec
 
     /// <summary>
     /// What the features are: the global average of the last feature map (<see cref="FeaturePooling.Average"/>, the
-    /// default: <see cref="Channels"/> values), or <see cref="FeaturePooling.Rich"/> (more values, same backbone pass).
+    /// default: <see cref="Channels"/> values; for a vision transformer the mean of its patch tokens), or
+    /// <see cref="FeaturePooling.Rich"/> (more values, same backbone pass), or a transformer's class token.
     /// </summary>
     public FeaturePooling Pooling { get; init; } = FeaturePooling.Average;
 
@@ -228,6 +237,12 @@ public enum FeaturePooling
     /// the backbone costs about five times the single pass.
     /// </summary>
     TwoScales,
+
+    /// <summary>
+    /// A vision transformer's class token (the first token of its output sequence; C values), which its own classifier
+    /// reads, instead of the mean of its patch tokens. Only for token-sequence backbones with a class token.
+    /// </summary>
+    ClassToken,
 }
 
 /// <summary>The arithmetic a featurizer graph runs in.</summary>

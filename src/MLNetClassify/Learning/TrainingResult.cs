@@ -30,6 +30,16 @@ public sealed record TrainingResult<TModel>(TModel Model, IReadOnlyList<string> 
     /// <summary>The schema the model takes (what <c>mlContext.Model.Save</c> needs); set by the workflow.</summary>
     public DataViewSchema? InputSchema { get; init; }
 
+    /// <summary>
+    /// When the workflow chose a vision transformer's pooling on validation rows: each candidate's lowest validation
+    /// loss (the chosen one is the lowest, the mean of the patch tokens on a tie); null when nothing was chosen.
+    /// </summary>
+    public IReadOnlyDictionary<Backbones.FeaturePooling, double>? PoolingValidationLoss { get; init; }
+
+    /// <summary>The pooling whose head this model carries, when the workflow chose it on validation rows; null otherwise.</summary>
+    public Backbones.FeaturePooling? ChosenPooling =>
+        PoolingValidationLoss?.OrderBy(p => p.Value).ThenBy(p => p.Key == Backbones.FeaturePooling.Average ? 0 : 1).First().Key;
+
     /// <summary>Metrics on the test images; set by the workflow when the split has test images.</summary>
     public EvaluationSummary? Test { get; init; }
 

@@ -44,7 +44,7 @@ internal sealed class ClassActivationMapper : IDisposable
         var classifier = SavedClassifier.Read(mlContext, modelPath, "no class activation map");
         var saved = classifier.Featurizer;
         var unpooled = FeaturizerGraph.Unpooled(saved.Graph)
-            ?? throw new InvalidDataException($"{modelPath}: the backbone's features ({saved.BackboneName}) are not a global average of a feature map, so a class activation map would not be exact.");
+            ?? throw new InvalidDataException($"{modelPath}: the backbone's features ({saved.BackboneName}) are not a global average of a feature map (a vision transformer's class token, or a cut that already pools), so a class activation map would not be exact; a model trained on the average (train --features Average) has one.");
         int positions = Positions(unpooled, saved.InputSize) / saved.Channels;
         int side = (int)Math.Round(Math.Sqrt(positions));
         var spec = saved.Spec(modelPath) with { Channels = saved.Channels * positions };

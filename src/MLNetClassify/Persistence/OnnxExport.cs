@@ -35,6 +35,9 @@ internal static class OnnxExport
         var onnx = ModelProto.Parser.ParseFrom(saved.Graph);
         var g = onnx.Graph;
         const string P = "mlnc_export_";
+        // A backbone's own value may bear one of the export's names (a graph whose input is called "image"): rename it.
+        foreach (var name in new[] { InputName, ProbabilitiesName, PredictedName })
+            RenameValue(g, name, $"{P}backbone_{name}");
         // Image in: uint8 N×H×W×3 → float N×3×H×W → bilinear resize to N×3×S×S, the featurizer graph's input.
         g.Input.Remove(g.Input.Single(i => i.Name == FeaturizerGraph.InputName));
         g.Input.Insert(0, OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Uint8, "N", "H", "W", 3));
@@ -113,4 +116,16 @@ internal static class OnnxExport
 
     private static AttributeProto Text(string name, string value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+
+    /// <summary>Renames the value <paramref name="from"/> wherever the graph names it (node inputs and outputs, initializers, value info).</summary>
+    private static void RenameValue(GraphProto g, string from, string to)
+    {
+        foreach (var node in g.Node)
+        {
+            for (int i = 0; i < node.Input.Count; i++) if (node.Input[i] == from) node.Input[i] = to;
+            for (int i = 0; i < node.Output.Count; i++) if (node.Output[i] == from) node.Output[i] = to;
+        }
+        foreach (var t in g.Initializer.Where(t => t.Name == from)) t.Name = to;
+        foreach (var v in g.ValueInfo.Where(v => v.Name == from)) v.Name = to;
+    }
 }

@@ -42,6 +42,8 @@ public static partial class ClassifierWorkflow
             ImageColumnName = nameof(LabeledImage.ImagePath),
             ImageFolder = null,
         };
+        if (options.ChooseTokenPooling && options.Backbone.PrefixTokens > 0)
+            return TrainChoosingTokenPooling(mlContext, split, options, featurizationProgress, epochProgress, cancellationToken);
         using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
         return TrainWith(mlContext, split, options, featurizer, null, featurizationProgress, epochProgress, cancellationToken);
     }
@@ -97,6 +99,14 @@ public static partial class ClassifierWorkflow
         var keyed = keyMapper.Transform(train);
         var fit = new ImageClassifierEstimator(mlContext, options) { WarmStart = warmStart }
             .FitDetailed(keyed, featurizer, featurizationProgress, epochProgress, cancellationToken);
+        return Finish(mlContext, split, options, featurizer, keyMapper, train, fit, cancellationToken);
+    }
+
+    /// <summary>The fitted head's whole chain (label text → key, …, key → label text) and its test metrics.</summary>
+    private static TrainingResult<ITransformer> Finish(MLContext mlContext, DataSplit split, ImageClassifierOptions options, ImageFeaturizer featurizer,
+        ITransformer keyMapper, IDataView train, TrainingResult<TransformerChain<ITransformer>> fit, CancellationToken cancellationToken)
+    {
+        var keyed = keyMapper.Transform(train);
         var toText = mlContext.Transforms.Conversion.MapKeyToValue(PredictedLabelValueColumn, "PredictedLabel").Fit(fit.Model.Transform(keyed));
         var model = new TransformerChain<ITransformer>(keyMapper, fit.Model, toText);
 

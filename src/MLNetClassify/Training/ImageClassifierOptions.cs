@@ -56,4 +56,13 @@ public sealed record ImageClassifierOptions
     /// <summary>Seed of the random crops of <see cref="AugmentedViews"/> and <see cref="TestTimeViews"/>.</summary>
     public int AugmentationSeed { get; init; } = 1;
 
+    /// <summary>
+    /// For a vision transformer with a class token (a <see cref="Backbone"/> read from a token-sequence ONNX file):
+    /// <c>ClassifierWorkflow.Train</c> trains the head once on the class token and once on the mean of the patch tokens
+    /// and keeps the one whose validation loss (on the rows the head holds out of the training rows) is lower, the mean
+    /// on a tie; the choice is in <c>TrainingResult.PoolingValidationLoss</c>. It costs a second backbone pass over the
+    /// training images. False: <see cref="BackboneSpec.Pooling"/> is used as it is. Other backbones are not affected.
+    /// </summary>
+    public bool ChooseTokenPooling { get; init; } = true;
+
 }

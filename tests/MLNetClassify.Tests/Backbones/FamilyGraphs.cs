@@ -10,7 +10,7 @@ namespace MLNetClassify.Tests.Backbones;
 /// Small image classifiers with each family's structure and random weights, built in the test so nothing is
 /// downloaded: residual blocks, an Inception module, a VGG-like stack, a Keras-style NHWC graph, a Flatten+Gemm tail.
 /// </summary>
-internal sealed class FamilyGraphs
+internal sealed partial class FamilyGraphs
 {
     private readonly GraphProto _g = new() { Name = "test" };
     private readonly Random _rng;
@@ -102,7 +102,7 @@ internal sealed class FamilyGraphs
         });
     }
 
-    private static Family Save(string dir, string name, int seed, Func<FamilyGraphs, (string, int[], TensorLayout)> build)
+    private static Family Save(string dir, string name, int seed, Func<FamilyGraphs, (string, int[], TensorLayout)> build, long opset = 13)
     {
         var f = new FamilyGraphs(seed);
         var (node, shape, layout) = build(f);
@@ -112,7 +112,7 @@ internal sealed class FamilyGraphs
             Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } },
         });
         var model = new ModelProto { IrVersion = 7, ProducerName = "MLNetClassify.Tests", Graph = f._g };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
         var path = System.IO.Path.Combine(dir, name + ".onnx");
         File.WriteAllBytes(path, model.ToByteArray());
         return new Family(path, node, shape, layout);

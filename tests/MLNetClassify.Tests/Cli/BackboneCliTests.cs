@@ -8,7 +8,7 @@ namespace MLNetClassify.Tests.Cli;
 
 public sealed class BackboneCliTests
 {
-    private static JsonElement LastJson(CliRunner.Result run)
+    internal static JsonElement LastJson(CliRunner.Result run)
     {
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         return JsonDocument.Parse(run.StdoutLines[^1]).RootElement;

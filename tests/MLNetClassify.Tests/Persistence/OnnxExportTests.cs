@@ -14,7 +14,7 @@ namespace MLNetClassify.Tests.Persistence;
 public class OnnxExportTests(LogoModelFixture fixture)
 {
     /// <summary>The file's RGB pixels as uint8 [1, H, W, 3], decoded by SkiaSharp as any host's image library would.</summary>
-    private static DenseTensor<byte> Rgb(string path)
+    internal static DenseTensor<byte> Rgb(string path)
     {
         using var bitmap = SKBitmap.Decode(path).Copy(SKColorType.Rgba8888);
         var tensor = new DenseTensor<byte>([1, bitmap.Height, bitmap.Width, 3]);
