@@ -3,7 +3,8 @@ using MLNetClassify.Cli.Demo;
 namespace MLNetClassify.Tests.Architecture;
 
 /// <summary>
-/// The library's folders depend downward only, in the order the README lists them. Each folder src/MLNetClassify/X is
+/// The library's folders depend downward only, in the order docs/architecture.md lists them
+/// (<see cref="DocsTests"/> checks that the page and <see cref="Layers"/> agree). Each folder src/MLNetClassify/X is
 /// the namespace MLNetClassify.X; the root namespace (ImageClassificationCatalog, MLContextExtensions) sits above
 /// every folder. The check reads the compiled MLNetClassify.dll's metadata (<see cref="TypeUseScanner"/>) rather than
 /// the sources: every way C# can name a type — a using, `using static`, an alias, a fully qualified or `global::`

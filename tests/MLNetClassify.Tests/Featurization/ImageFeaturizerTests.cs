@@ -119,7 +119,7 @@ public class ImageFeaturizerTests
     [Fact]
     public void Float16WeightStorage_MovesFeaturesByAtMost3e3RelativeL2()
     {
-        // The default stores ResNet18's weights as float16 (arithmetic stays float32). The README and docs quote the
+        // The default stores ResNet18's weights as float16 (arithmetic stays float32). docs/speed-and-memory.md quotes the
         // mean difference against float32 storage measured here; the test allows 3e-3 for any image.
         var dir = TestPaths.NewTempDirectory();
         var paths = TestImages.LogoFolder(dir, 8, seed: 14, size: 200).Select(i => i.ImagePath).ToList();

@@ -182,7 +182,7 @@ public class SamePixelsTests(LogoModelFixture fixture)
     [Fact]
     public void PredictCli_BadUploads_AreNamedSkips_AndTheGoodImageIsStillScored()
     {
-        // The README's "Uploads and bad input" table, predict column.
+        // docs/bad-input.md's table, predict column.
         var dir = TestPaths.NewTempDirectory();
         File.WriteAllBytes(Path.Combine(dir, "bomb.png"), TestPictures.PngBomb(30000));
         var good = File.ReadAllBytes(fixture.Split.Test[0].ImagePath);
@@ -211,7 +211,7 @@ public class SamePixelsTests(LogoModelFixture fixture)
     [SkippableFact]
     public void SharedImages_NoneIsDctScaledOrTurned_SoTheyDecodeAsBefore()
     {
-        // Backs the README: the shared splits' figures do not move with the decoder.
+        // Backs docs/bad-input.md: the shared splits' figures do not move with the decoder.
         var data = TestPaths.RequireSharedData("flowers-200");
         var root = Path.GetDirectoryName(data)!;
         int files = 0;

@@ -7,8 +7,8 @@ namespace MLNetClassify.Tests.Training;
 
 /// <summary>
 /// Accuracy and log-loss on the shared image sets with their split files must beat what ML.NET's documented path
-/// (DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy, same weights, same split) scores there, as the README says:
-/// accuracy at least ML.NET's, log-loss lower.
+/// (DnnFeaturizeImage ResNet18 + LbfgsMaximumEntropy, same weights, same split) scores there, as docs/accuracy.md and
+/// the README's headline figures say: accuracy at least ML.NET's, log-loss lower.
 /// </summary>
 public class SharedDataAccuracyTests(ITestOutputHelper output)
 {
