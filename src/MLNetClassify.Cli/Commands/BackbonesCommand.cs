@@ -21,10 +21,15 @@ internal static class BackbonesCommand
     /// <summary>One catalogue row of <c>backbones --json</c>.</summary>
     internal sealed record Row(string Name, int InputSize, float Crop, string Order, float Scale, int Channels, bool Embedded, string File, string? Licence);
 
-    /// <summary>The JSON line of <c>backbones inspect --json</c>; "preset" is written even when null.</summary>
+    /// <summary>
+    /// The JSON line of <c>backbones inspect --json</c>; "preset" and "prefix_tokens" are written even when null. A
+    /// transformer's token sequence has feature_layout "NTC", its patch grid as feature_shape and the tokens before the
+    /// grid as prefix_tokens (null for a map).
+    /// </summary>
     internal sealed record Inspection(
         InputInfo Input, string Layout, string FeatureNode, IReadOnlyList<int> FeatureShape, string FeatureLayout, int InputSize, bool AnyInputSize,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Preset);
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Preset,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? PrefixTokens);
 
     /// <summary>The image input of an inspected graph.</summary>
     internal sealed record InputInfo(string Name, IReadOnlyList<long> Shape);
@@ -100,15 +105,16 @@ internal static class BackbonesCommand
             throw new ArgumentException($"ONNX file not found: {file}");
         var preset = presetName is null ? null : BackboneCatalog.Get(presetName);
         var found = Backbone.Inspect(file, preset, featureNode);
+        string featureLayout = found.PrefixTokens is null ? found.FeatureLayout.ToString().ToUpperInvariant() : "NTC";
         if (json)
         {
             Output.JsonLine(new Inspection(new InputInfo(found.Input, found.InputShape), found.Layout.ToString().ToUpperInvariant(), found.FeatureNode,
-                found.FeatureShape, found.FeatureLayout.ToString().ToUpperInvariant(), found.InputSize, found.AnyInputSize, found.Preset), CliJson.Default.Inspection);
+                found.FeatureShape, featureLayout, found.InputSize, found.AnyInputSize, found.Preset, found.PrefixTokens), CliJson.Default.Inspection);
             return 0;
         }
         Console.WriteLine($"input         {found.Input} [{string.Join(",", found.InputShape.Select(d => d > 0 ? d.ToString() : "?"))}] {found.Layout.ToString().ToUpperInvariant()}");
-        Console.WriteLine($"feature node  {found.FeatureNode} ({found.FeatureLayout.ToString().ToUpperInvariant()})");
-        Console.WriteLine($"feature shape {string.Join("×", found.FeatureShape)} (C×H×W at {found.InputSize}×{found.InputSize}){(found.AnyInputSize ? ", any input size" : "")}");
+        Console.WriteLine($"feature node  {found.FeatureNode} ({featureLayout}{(found.PrefixTokens is int p ? $": {p} leading token(s), then the patch grid" : "")})");
+        Console.WriteLine($"feature shape {string.Join("×", found.FeatureShape)} (C×H×W{(found.PrefixTokens is null ? "" : " of the patch grid")} at {found.InputSize}×{found.InputSize}){(found.AnyInputSize ? ", any input size" : "")}");
         Console.WriteLine($"preset        {found.Preset ?? "none matched (ImageNet RGB mean/std unless --preset)"}");
         return 0;
     }

@@ -25,6 +25,9 @@ public sealed class TransformerCliTests
         var model = Path.Combine(dir, "model.zip");
         var run = CliRunner.Run(["train", "--data", data, "--model", model, "--backbone", vit.Path, "--epochs", "300", "--no-cache", "--json"]);
         var train = LastJson(run);
+        var inspected = LastJson(CliRunner.Run(["backbones", "inspect", vit.Path, "--json"]));
+        Assert.Equal(("encoder_out", "NTC", 1), (inspected.GetProperty("feature_node").GetString(), inspected.GetProperty("feature_layout").GetString(), inspected.GetProperty("prefix_tokens").GetInt32()));
+        Assert.Equal([16, 4, 4], inspected.GetProperty("feature_shape").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(32, train.GetProperty("input_size").GetInt32());
         Assert.True(train.GetProperty("accuracy").GetDouble() >= 0.8, train.ToString());
         // Both candidates were trained and the choice is said, and recorded in the zip.
