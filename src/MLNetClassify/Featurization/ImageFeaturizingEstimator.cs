@@ -43,7 +43,7 @@ internal sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<IT
     {
         ArgumentNullException.ThrowIfNull(input);
         var column = input.Schema.GetColumnOrNull(_inputColumnName)
-            ?? throw new ArgumentException($"Input has no column '{_inputColumnName}'.", nameof(input));
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Input has no column '{_inputColumnName}'.");
         var fitted = Chain(column.Type is TextDataViewType).Fit(input);
         // The chain's static type depends on its last step; flatten it into a chain of ITransformer.
         return new TransformerChain<ITransformer>(((IEnumerable<ITransformer>)fitted).ToArray());
@@ -54,7 +54,7 @@ internal sealed class ImageFeaturizingEstimator : IEstimator<TransformerChain<IT
     {
         var column = inputSchema.FirstOrDefault(c => c.Name == _inputColumnName);
         if (column.Name is null)
-            throw new ArgumentException($"Input has no column '{_inputColumnName}'.", nameof(inputSchema));
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input has no column '{_inputColumnName}'.");
         return Chain(column.ItemType is TextDataViewType).GetOutputSchema(inputSchema);
     }
 

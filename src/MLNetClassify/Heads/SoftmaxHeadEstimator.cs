@@ -53,13 +53,13 @@ public sealed class SoftmaxHeadEstimator : IEstimator<MulticlassPredictionTransf
     internal static (FeatureMatrix Features, int[] Labels, int Classes) ReadRows(IDataView input, string labelColumnName, string featureColumnName)
     {
         var label = input.Schema.GetColumnOrNull(labelColumnName)
-            ?? throw new ArgumentException($"Input has no label column '{labelColumnName}'.", nameof(input));
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Input has no label column '{labelColumnName}'.");
         if (label.Type is not KeyDataViewType key)
-            throw new ArgumentException($"Label column '{labelColumnName}' is {label.Type}, not a key: map it first with mlContext.Transforms.Conversion.MapValueToKey.", nameof(input));
+            throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{labelColumnName}' is {label.Type}, not a key: map it first with mlContext.Transforms.Conversion.MapValueToKey.");
         var feature = input.Schema.GetColumnOrNull(featureColumnName)
-            ?? throw new ArgumentException($"Input has no feature column '{featureColumnName}'.", nameof(input));
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Input has no feature column '{featureColumnName}'.");
         if (feature.Type is not VectorDataViewType { ItemType: NumberDataViewType n, IsKnownSize: true } vector || n.RawType != typeof(float))
-            throw new ArgumentException($"Feature column '{featureColumnName}' is {feature.Type}, not a known-size vector of Single.", nameof(input));
+            throw new ArgumentOutOfRangeException(nameof(input), $"Feature column '{featureColumnName}' is {feature.Type}, not a known-size vector of Single.");
 
         int d = vector.Size;
         var values = new List<float>();

@@ -14,14 +14,14 @@ internal static class LabeledImageInput
         IDataView input, string labelColumnName, string imageColumnName, string? imageFolder)
     {
         var label = input.Schema.GetColumnOrNull(labelColumnName)
-            ?? throw new ArgumentException($"Input has no label column '{labelColumnName}'.", nameof(input));
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Input has no label column '{labelColumnName}'.");
         if (label.Type is not KeyDataViewType key || key.Count < 2)
-            throw new ArgumentException($"Label column '{labelColumnName}' is {label.Type}; it must be a key with at least two values (use mlContext.Transforms.Conversion.MapValueToKey).", nameof(input));
+            throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{labelColumnName}' is {label.Type}; it must be a key with at least two values (use mlContext.Transforms.Conversion.MapValueToKey).");
         var image = input.Schema.GetColumnOrNull(imageColumnName)
-            ?? throw new ArgumentException($"Input has no image column '{imageColumnName}'.", nameof(input));
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Input has no image column '{imageColumnName}'.");
         bool isPath = image.Type is TextDataViewType;
         if (!isPath && image.Type.RawType != typeof(MLImage))
-            throw new ArgumentException($"Image column '{imageColumnName}' is {image.Type}: expected a path (text) or an MLImage.", nameof(input));
+            throw new ArgumentOutOfRangeException(nameof(input), $"Image column '{imageColumnName}' is {image.Type}: expected a path (text) or an MLImage.");
 
         var classes = LabelNames(label) ?? Enumerable.Range(1, (int)key.Count).Select(i => i.ToString()).ToArray();
         var sources = new List<ImageSource>();

@@ -44,18 +44,18 @@ internal sealed class GlobalPoolingEstimator : IEstimator<OnnxTransformer>
     }
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">The column is missing, not Single, or its C×H×W dimensions are unknown.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The column is missing, not Single, or its C×H×W dimensions are unknown (ML.NET's exception for a schema mismatch).</exception>
     public OnnxTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var column = input.Schema.GetColumnOrNull(_inputColumnName)
-            ?? throw new ArgumentException($"Input has no column '{_inputColumnName}'.", nameof(input));
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Input has no column '{_inputColumnName}'.");
         if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType item, IsKnownSize: true } vector || item.RawType != typeof(float))
-            throw new ArgumentException($"Column '{_inputColumnName}' is {column.Type}; global pooling needs a known-size vector of Single.", nameof(input));
+            throw new ArgumentOutOfRangeException(nameof(input), $"Column '{_inputColumnName}' is {column.Type}; global pooling needs a known-size vector of Single.");
         var dims = vector.Dimensions.Where(d => d > 0).ToArray();
         while (dims.Length > 3 && dims[0] == 1) dims = dims[1..];
         if (dims.Length != 3)
-            throw new ArgumentException($"Column '{_inputColumnName}' has dimensions [{string.Join(",", vector.Dimensions)}]; expected C×H×W (optionally after a batch of 1).", nameof(input));
+            throw new ArgumentOutOfRangeException(nameof(input), $"Column '{_inputColumnName}' has dimensions [{string.Join(",", vector.Dimensions)}]; expected C×H×W (optionally after a batch of 1).");
         return Estimator(dims[0], dims[1], dims[2]).Fit(input);
     }
 
