@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Microsoft.ML.Data;
 using SkiaSharp;
@@ -44,12 +43,8 @@ internal static class ImageDecoder
     /// <summary>Decodes the file at <paramref name="path"/> for a network that takes <paramref name="minSide"/>² inputs.</summary>
     public static DecodedImage Decode(string path, int minSide, ImageDecoding? options = null)
     {
-        if (!File.Exists(path))
-            return Failed("file not found");
-        if (new FileInfo(path).Length == 0)
-            return Failed("empty file (0 bytes)");
-        using var stream = File.OpenRead(path);
-        return Decode(stream, minSide, options);
+        using var raw = DecodeFile(path, minSide, options);
+        return raw.ToImage();
     }
 
     /// <summary>Decodes encoded image bytes.</summary>
@@ -57,19 +52,67 @@ internal static class ImageDecoder
     {
         if (bytes.IsEmpty)
             return Failed("empty file (0 bytes)");
-        using var stream = new MemoryStream(bytes.ToArray(), writable: false);
-        return Decode(stream, minSide, options);
+        var copy = ImageBuffers.Pool.Rent(bytes.Length); // pinned below: a span cannot be
+        try
+        {
+            bytes.CopyTo(copy);
+            using var raw = DecodeBytes(copy, bytes.Length, minSide, options);
+            return raw.ToImage();
+        }
+        finally
+        {
+            ImageBuffers.Pool.Return(copy);
+        }
     }
 
     /// <summary>Decodes an encoded image from <paramref name="stream"/> (read from its current position).</summary>
     public static DecodedImage Decode(Stream stream, int minSide, ImageDecoding? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        using var codec = SKCodec.Create(stream, out var created);
+        using var raw = Decode(codec, created, minSide, options);
+        return raw.ToImage();
+    }
+
+    /// <summary>
+    /// Decodes the file at <paramref name="path"/> into pooled pixels: the file read whole with one call, the codec
+    /// reading it from memory (no stream callbacks into .NET).
+    /// </summary>
+    internal static RawImage DecodeFile(string path, int minSide, ImageDecoding? options = null)
+    {
+        var bytes = ImageBuffers.ReadFile(path, out int length, out var problem);
+        if (bytes is null)
+            return RawImage.Failed(problem!);
+        try
+        {
+            return DecodeBytes(bytes, length, minSide, options);
+        }
+        finally
+        {
+            ImageBuffers.Pool.Return(bytes);
+        }
+    }
+
+    /// <summary>Decodes the first <paramref name="length"/> bytes of <paramref name="bytes"/> into pooled pixels.</summary>
+    internal static RawImage DecodeBytes(byte[] bytes, int length, int minSide, ImageDecoding? options = null) =>
+        ImageBuffers.Pinned(bytes, address =>
+        {
+            // The codec reads the pinned array in place; both are disposed before it is unpinned.
+            using var data = SKData.Create(address, length);
+            using var codec = SKCodec.Create(new SKMemoryStream(data), out var created);
+            return Decode(codec, created, minSide, options);
+        });
+
+    /// <summary>
+    /// The decoder's steps after the codec is made: header checks, the DCT-scaled decode, orientation. The pixels (BGRA)
+    /// are in a buffer rented from <see cref="ImageBuffers.Pool"/>, returned when the result is disposed.
+    /// </summary>
+    internal static RawImage Decode(SKCodec? codec, SKCodecResult created, int minSide, ImageDecoding? options)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(minSide);
         options ??= ImageDecoding.Default;
-        using var codec = SKCodec.Create(stream, out var created);
         if (codec is null)
-            return Failed(created == SKCodecResult.Unimplemented || created == SKCodecResult.InvalidInput || created == SKCodecResult.CouldNotRewind
+            return RawImage.Failed(created == SKCodecResult.Unimplemented || created == SKCodecResult.InvalidInput || created == SKCodecResult.CouldNotRewind
                 ? "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)"
                 : $"not a readable image ({created})");
 
@@ -77,47 +120,31 @@ internal static class ImageDecoder
         string format = codec.EncodedFormat.ToString();
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0)
-            return new DecodedImage(null, "image has no pixels", info.Width, info.Height, format);
+            return RawImage.Failed("image has no pixels", info.Width, info.Height, format);
         if (pixels > options.MaxPixels)
-            return new DecodedImage(null,
+            return RawImage.Failed(
                 $"{info.Width}×{info.Height} pixels ({pixels / 1e6:0.#} megapixels) is over the limit of {options.MaxPixels / 1e6:0.#} megapixels; not decoded",
                 info.Width, info.Height, format);
 
         var size = ScaledSize(codec, minSide);
         var target = new SKImageInfo(size.Width, size.Height, SKColorType.Bgra8888, info.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Premul);
         int bytes = target.BytesSize;
-        // Pooled: MLImage copies the pixels, and a photo's 0.76 MB (504×378 BGRA) per image would otherwise churn the
-        // large-object heap on every decode.
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
-        byte[]? turned = null;
-        try
+        var buffer = ImageBuffers.Pool.Rent(bytes);
+        var result = ImageBuffers.Pinned(buffer, address => codec.GetPixels(target, address));
+        string? problem = result == SKCodecResult.IncompleteInput && !options.AcceptIncomplete ? "incomplete image data: the file is cut short"
+            : result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput) ? $"cannot be decoded ({result})"
+            : null;
+        if (problem is not null)
         {
-            SKCodecResult result;
-            var handle = GCHandle.Alloc(buffer, GCHandleType.Pinned);
-            try
-            {
-                result = codec.GetPixels(target, handle.AddrOfPinnedObject());
-            }
-            finally
-            {
-                handle.Free();
-            }
-            if (result == SKCodecResult.IncompleteInput && !options.AcceptIncomplete)
-                return new DecodedImage(null, "incomplete image data: the file is cut short", info.Width, info.Height, format);
-            if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
-                return new DecodedImage(null, $"cannot be decoded ({result})", info.Width, info.Height, format);
-
-            if (codec.EncodedOrigin == SKEncodedOrigin.TopLeft)
-                return new DecodedImage(MLImage.CreateFromPixels(target.Width, target.Height, MLPixelFormat.Bgra32, buffer.AsSpan(0, bytes)), null, info.Width, info.Height, format);
-            turned = ArrayPool<byte>.Shared.Rent(bytes);
-            var (width, height) = Orient(buffer.AsSpan(0, bytes), target.Width, target.Height, codec.EncodedOrigin, turned.AsSpan(0, bytes));
-            return new DecodedImage(MLImage.CreateFromPixels(width, height, MLPixelFormat.Bgra32, turned.AsSpan(0, bytes)), null, info.Width, info.Height, format);
+            ImageBuffers.Pool.Return(buffer);
+            return RawImage.Failed(problem, info.Width, info.Height, format);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            if (turned is not null) ArrayPool<byte>.Shared.Return(turned);
-        }
+        if (codec.EncodedOrigin == SKEncodedOrigin.TopLeft)
+            return new RawImage(buffer, target.Width, target.Height, info.Width, info.Height, format);
+        var turned = ImageBuffers.Pool.Rent(bytes);
+        var (width, height) = Orient(buffer.AsSpan(0, bytes), target.Width, target.Height, codec.EncodedOrigin, turned.AsSpan(0, bytes));
+        ImageBuffers.Pool.Return(buffer);
+        return new RawImage(turned, width, height, info.Width, info.Height, format);
     }
 
     /// <summary>
@@ -175,4 +202,64 @@ internal static class ImageDecoder
     }
 
     private static DecodedImage Failed(string problem) => new(null, problem, 0, 0, null);
+}
+
+/// <summary>
+/// Upright BGRA pixels in a buffer rented from <see cref="ImageBuffers.Pool"/> (returned on dispose), or why there are
+/// none; the stored size and format as <see cref="DecodedImage"/> reports them.
+/// </summary>
+internal sealed class RawImage : IDisposable
+{
+    private byte[]? _buffer;
+
+    public RawImage(byte[] buffer, int width, int height, int storedWidth, int storedHeight, string format)
+    {
+        _buffer = buffer;
+        Width = width;
+        Height = height;
+        StoredWidth = storedWidth;
+        StoredHeight = storedHeight;
+        Format = format;
+    }
+
+    private RawImage(string problem, int storedWidth, int storedHeight, string? format)
+    {
+        Problem = problem;
+        StoredWidth = storedWidth;
+        StoredHeight = storedHeight;
+        Format = format;
+    }
+
+    public static RawImage Failed(string problem, int storedWidth = 0, int storedHeight = 0, string? format = null) =>
+        new(problem, storedWidth, storedHeight, format);
+
+    /// <summary>Why the file cannot be used; null on success.</summary>
+    public string? Problem { get; }
+
+    public int Width { get; }
+
+    public int Height { get; }
+
+    public int StoredWidth { get; }
+
+    public int StoredHeight { get; }
+
+    public string? Format { get; }
+
+    /// <summary>The rented array (longer than the pixels); null on failure.</summary>
+    public byte[]? Buffer => _buffer;
+
+    /// <summary>The BGRA pixels, row after row.</summary>
+    public ReadOnlySpan<byte> Pixels => _buffer is null ? default : _buffer.AsSpan(0, Width * Height * 4);
+
+    /// <summary>The pixels copied into an <see cref="MLImage"/> (the caller disposes it), or the problem.</summary>
+    public DecodedImage ToImage() => Problem is { } problem
+        ? new DecodedImage(null, problem, StoredWidth, StoredHeight, Format)
+        : new DecodedImage(MLImage.CreateFromPixels(Width, Height, MLPixelFormat.Bgra32, Pixels), null, StoredWidth, StoredHeight, Format);
+
+    public void Dispose()
+    {
+        if (_buffer is not null) ImageBuffers.Pool.Return(_buffer);
+        _buffer = null;
+    }
 }
