@@ -129,22 +129,38 @@ internal static class ImageDecoder
         var size = ScaledSize(codec, minSide);
         var target = new SKImageInfo(size.Width, size.Height, SKColorType.Bgra8888, info.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Premul);
         int bytes = target.BytesSize;
-        var buffer = ImageBuffers.Pool.Rent(bytes);
-        var result = ImageBuffers.Pinned(buffer, address => codec.GetPixels(target, address));
-        string? problem = result == SKCodecResult.IncompleteInput && !options.AcceptIncomplete ? "incomplete image data: the file is cut short"
-            : result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput) ? $"cannot be decoded ({result})"
-            : null;
-        if (problem is not null)
+        bool upright = codec.EncodedOrigin == SKEncodedOrigin.TopLeft;
+        // Held until the pixels are used (RawImage.Dispose): a turned image needs its buffer twice for a while.
+        long held = upright ? bytes : 2L * bytes;
+        MemoryGate.Decoding.Enter(held);
+        byte[]? buffer = null;
+        try
         {
-            ImageBuffers.Pool.Return(buffer);
-            return RawImage.Failed(problem, info.Width, info.Height, format);
+            buffer = ImageBuffers.Pool.Rent(bytes);
+            var result = ImageBuffers.Pinned(buffer, address => codec.GetPixels(target, address));
+            string? problem = result == SKCodecResult.IncompleteInput && !options.AcceptIncomplete ? "incomplete image data: the file is cut short"
+                : result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput) ? $"cannot be decoded ({result})"
+                : null;
+            if (problem is not null)
+                return RawImage.Failed(problem, info.Width, info.Height, format);
+            if (upright)
+            {
+                var image = new RawImage(buffer, target.Width, target.Height, info.Width, info.Height, format, held);
+                buffer = null;
+                held = 0;
+                return image;
+            }
+            var turned = ImageBuffers.Pool.Rent(bytes);
+            var (width, height) = Orient(buffer.AsSpan(0, bytes), target.Width, target.Height, codec.EncodedOrigin, turned.AsSpan(0, bytes));
+            var uprighted = new RawImage(turned, width, height, info.Width, info.Height, format, held);
+            held = 0;
+            return uprighted;
         }
-        if (codec.EncodedOrigin == SKEncodedOrigin.TopLeft)
-            return new RawImage(buffer, target.Width, target.Height, info.Width, info.Height, format);
-        var turned = ImageBuffers.Pool.Rent(bytes);
-        var (width, height) = Orient(buffer.AsSpan(0, bytes), target.Width, target.Height, codec.EncodedOrigin, turned.AsSpan(0, bytes));
-        ImageBuffers.Pool.Return(buffer);
-        return new RawImage(turned, width, height, info.Width, info.Height, format);
+        finally
+        {
+            if (buffer is not null) ImageBuffers.Pool.Return(buffer);
+            if (held > 0) MemoryGate.Decoding.Exit(held);
+        }
     }
 
     /// <summary>
@@ -181,85 +197,29 @@ internal static class ImageDecoder
         int outWidth = swap ? height : width, outHeight = swap ? width : height;
         var source = MemoryMarshal.Cast<byte, uint>(pixels);
         var destination = MemoryMarshal.Cast<byte, uint>(upright);
+        // Where the upright pixel (x, y) is stored, as (sx, sy); along an upright row it moves by a fixed index step.
+        (int X, int Y) Stored(int x, int y) => origin switch
+        {
+            SKEncodedOrigin.TopRight => (width - 1 - x, y),                  // 2: mirrored
+            SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),  // 3: turned 180°
+            SKEncodedOrigin.BottomLeft => (x, height - 1 - y),               // 4: mirrored vertically
+            SKEncodedOrigin.LeftTop => (y, x),                               // 5: transposed
+            SKEncodedOrigin.RightTop => (y, height - 1 - x),                 // 6: turn 90° clockwise to view
+            SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),  // 7: transversed
+            SKEncodedOrigin.LeftBottom => (width - 1 - y, x),                // 8: turn 90° anticlockwise to view
+            _ => (x, y),
+        };
         for (int y = 0; y < outHeight; y++)
-            for (int x = 0; x < outWidth; x++)
-            {
-                // Where the upright pixel (x, y) is stored.
-                var (sx, sy) = origin switch
-                {
-                    SKEncodedOrigin.TopRight => (width - 1 - x, y),                  // 2: mirrored
-                    SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),  // 3: turned 180°
-                    SKEncodedOrigin.BottomLeft => (x, height - 1 - y),               // 4: mirrored vertically
-                    SKEncodedOrigin.LeftTop => (y, x),                               // 5: transposed
-                    SKEncodedOrigin.RightTop => (y, height - 1 - x),                 // 6: turn 90° clockwise to view
-                    SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),  // 7: transversed
-                    SKEncodedOrigin.LeftBottom => (width - 1 - y, x),                // 8: turn 90° anticlockwise to view
-                    _ => (x, y),
-                };
-                destination[y * outWidth + x] = source[sy * width + sx];
-            }
+        {
+            var (x0, y0) = Stored(0, y);
+            var (x1, y1) = Stored(1, y); // past the row's end when it has one pixel: then only its index step is unused
+            int start = y0 * width + x0, step = (y1 - y0) * width + (x1 - x0);
+            var row = destination.Slice(y * outWidth, outWidth);
+            for (int x = 0, i = start; x < row.Length; x++, i += step)
+                row[x] = source[i];
+        }
         return (outWidth, outHeight);
     }
 
     private static DecodedImage Failed(string problem) => new(null, problem, 0, 0, null);
-}
-
-/// <summary>
-/// Upright BGRA pixels in a buffer rented from <see cref="ImageBuffers.Pool"/> (returned on dispose), or why there are
-/// none; the stored size and format as <see cref="DecodedImage"/> reports them.
-/// </summary>
-internal sealed class RawImage : IDisposable
-{
-    private byte[]? _buffer;
-
-    public RawImage(byte[] buffer, int width, int height, int storedWidth, int storedHeight, string format)
-    {
-        _buffer = buffer;
-        Width = width;
-        Height = height;
-        StoredWidth = storedWidth;
-        StoredHeight = storedHeight;
-        Format = format;
-    }
-
-    private RawImage(string problem, int storedWidth, int storedHeight, string? format)
-    {
-        Problem = problem;
-        StoredWidth = storedWidth;
-        StoredHeight = storedHeight;
-        Format = format;
-    }
-
-    public static RawImage Failed(string problem, int storedWidth = 0, int storedHeight = 0, string? format = null) =>
-        new(problem, storedWidth, storedHeight, format);
-
-    /// <summary>Why the file cannot be used; null on success.</summary>
-    public string? Problem { get; }
-
-    public int Width { get; }
-
-    public int Height { get; }
-
-    public int StoredWidth { get; }
-
-    public int StoredHeight { get; }
-
-    public string? Format { get; }
-
-    /// <summary>The rented array (longer than the pixels); null on failure.</summary>
-    public byte[]? Buffer => _buffer;
-
-    /// <summary>The BGRA pixels, row after row.</summary>
-    public ReadOnlySpan<byte> Pixels => _buffer is null ? default : _buffer.AsSpan(0, Width * Height * 4);
-
-    /// <summary>The pixels copied into an <see cref="MLImage"/> (the caller disposes it), or the problem.</summary>
-    public DecodedImage ToImage() => Problem is { } problem
-        ? new DecodedImage(null, problem, StoredWidth, StoredHeight, Format)
-        : new DecodedImage(MLImage.CreateFromPixels(Width, Height, MLPixelFormat.Bgra32, Pixels), null, StoredWidth, StoredHeight, Format);
-
-    public void Dispose()
-    {
-        if (_buffer is not null) ImageBuffers.Pool.Return(_buffer);
-        _buffer = null;
-    }
 }

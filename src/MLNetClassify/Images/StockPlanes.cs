@@ -49,7 +49,7 @@ internal sealed class StockPlanes : IDisposable
     }
 
     /// <summary>Draws the image onto the kept S×S bitmap as <c>MLImage.ResizeWithCrop(S, S, CropAnchorCentral)</c> does.</summary>
-    private void Resize(byte[] buffer, int width, int height, bool rgba)
+    internal void Resize(byte[] buffer, int width, int height, bool rgba)
     {
         // The same float arithmetic as ML.NET's, so that the rectangles (and the pixels) are the same.
         float widthAspect = (float)_size / width;
@@ -89,6 +89,9 @@ internal sealed class StockPlanes : IDisposable
             handle.Free();
         }
     }
+
+    /// <summary>The kept S×S bitmap's pixels (the last <see cref="Resize"/>'s result; BGRA here).</summary>
+    internal ReadOnlySpan<byte> Resized => _resized.GetPixelSpan();
 
     /// <summary>
     /// ExtractPixels with its defaults: planes R, G, B of 4-byte pixels as floats 0–255, alpha dropped, no offset or scale.
