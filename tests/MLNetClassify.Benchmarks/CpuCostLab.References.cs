@@ -35,7 +35,7 @@ internal static partial class CpuCostLab
             var pixels = big.GetPixelSpan().ToArray();
             var rng = new Random(3);
             for (int i = 0; i < pixels.Length; i++)
-                if (i % 4 != 3) pixels[i] = (byte)Math.Clamp(pixels[i] + (int)Math.Round(12 * Gaussian(rng)), 0, 255); // sensor-like noise, σ = 12
+                if (i % 4 != 3) pixels[i] = (byte)Math.Clamp(pixels[i] + (int)Math.Round(6 * Gaussian(rng)), 0, 255); // sensor-like noise, σ = 6
             using var noisy = new SKBitmap(big.Info);
             System.Runtime.InteropServices.Marshal.Copy(pixels, 0, noisy.GetPixels(), pixels.Length);
             Write(noisy, large);
