@@ -29,6 +29,18 @@ if (args.Length >= 4 && args[0] == "retrainlab")
 // Where a photo's decoding time goes, stage by stage: ... -- decodelab DIR [SIZE=224]
 if (args.Length >= 2 && args[0] == "decodelab")
     return MLNetClassify.Benchmarks.DecodeLab.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 224);
+// CPU cost per image of each image step, one thread and two, against the stock path, PIL and tjbench: ... -- cpucost [WORK_DIR] [ROUNDS=7]
+if (args.Length >= 1 && args[0] == "cpucost")
+    return MLNetClassify.Benchmarks.CpuCostLab.Run(args.Length > 1 ? args[1] : null, args.Length > 2 ? int.Parse(args[2]) : 7);
+// Peak RSS while featurizing with 2 and 16 cores seen (DOTNET_PROCESSOR_COUNT): ... -- featurizememory DATA_DIR [LIMIT=600] [ROUNDS=2] [int8] [CORES=2,16]
+if (args.Length >= 2 && args[0] == "featurizememory")
+{
+    var rest = args.Skip(2).Where(a => a != "int8").ToList();
+    return MLNetClassify.Benchmarks.FeaturizeMemoryLab.Run(args[1], rest.Count > 0 ? int.Parse(rest[0]) : 600, rest.Count > 1 ? int.Parse(rest[1]) : 2,
+        args.Contains("int8"), rest.Count > 2 ? rest[2].Split(',').Select(int.Parse).ToArray() : [2, 16]);
+}
+if (args.Length == 4 && args[0] == "featurizememory-child")
+    return MLNetClassify.Benchmarks.FeaturizeMemoryLab.Child(args[1], int.Parse(args[2]), args[3] == "int8");
 if (args.Length == 3 && args[0] == "latencylab")
     return MLNetClassify.Benchmarks.LatencyLab.Run(args[1], args[2]);
 // The featurizer's CPU modes, alternating: ... -- featurizemodes DIR [int8] [ROUNDS] [REPEAT]

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Microsoft.ML.Data;
 using SkiaSharp;
@@ -44,12 +43,8 @@ internal static class ImageDecoder
     /// <summary>Decodes the file at <paramref name="path"/> for a network that takes <paramref name="minSide"/>² inputs.</summary>
     public static DecodedImage Decode(string path, int minSide, ImageDecoding? options = null)
     {
-        if (!File.Exists(path))
-            return Failed("file not found");
-        if (new FileInfo(path).Length == 0)
-            return Failed("empty file (0 bytes)");
-        using var stream = File.OpenRead(path);
-        return Decode(stream, minSide, options);
+        using var raw = DecodeFile(path, minSide, options);
+        return raw.ToImage();
     }
 
     /// <summary>Decodes encoded image bytes.</summary>
@@ -57,19 +52,67 @@ internal static class ImageDecoder
     {
         if (bytes.IsEmpty)
             return Failed("empty file (0 bytes)");
-        using var stream = new MemoryStream(bytes.ToArray(), writable: false);
-        return Decode(stream, minSide, options);
+        var copy = ImageBuffers.Pool.Rent(bytes.Length); // pinned below: a span cannot be
+        try
+        {
+            bytes.CopyTo(copy);
+            using var raw = DecodeBytes(copy, bytes.Length, minSide, options);
+            return raw.ToImage();
+        }
+        finally
+        {
+            ImageBuffers.Pool.Return(copy);
+        }
     }
 
     /// <summary>Decodes an encoded image from <paramref name="stream"/> (read from its current position).</summary>
     public static DecodedImage Decode(Stream stream, int minSide, ImageDecoding? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        using var codec = SKCodec.Create(stream, out var created);
+        using var raw = Decode(codec, created, minSide, options);
+        return raw.ToImage();
+    }
+
+    /// <summary>
+    /// Decodes the file at <paramref name="path"/> into pooled pixels: the file read whole with one call, the codec
+    /// reading it from memory (no stream callbacks into .NET).
+    /// </summary>
+    internal static RawImage DecodeFile(string path, int minSide, ImageDecoding? options = null)
+    {
+        var bytes = ImageBuffers.ReadFile(path, out int length, out var problem);
+        if (bytes is null)
+            return RawImage.Failed(problem!);
+        try
+        {
+            return DecodeBytes(bytes, length, minSide, options);
+        }
+        finally
+        {
+            ImageBuffers.Pool.Return(bytes);
+        }
+    }
+
+    /// <summary>Decodes the first <paramref name="length"/> bytes of <paramref name="bytes"/> into pooled pixels.</summary>
+    internal static RawImage DecodeBytes(byte[] bytes, int length, int minSide, ImageDecoding? options = null) =>
+        ImageBuffers.Pinned(bytes, address =>
+        {
+            // The codec reads the pinned array in place; both are disposed before it is unpinned.
+            using var data = SKData.Create(address, length);
+            using var codec = SKCodec.Create(new SKMemoryStream(data), out var created);
+            return Decode(codec, created, minSide, options);
+        });
+
+    /// <summary>
+    /// The decoder's steps after the codec is made: header checks, the DCT-scaled decode, orientation. The pixels (BGRA)
+    /// are in a buffer rented from <see cref="ImageBuffers.Pool"/>, returned when the result is disposed.
+    /// </summary>
+    internal static RawImage Decode(SKCodec? codec, SKCodecResult created, int minSide, ImageDecoding? options)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(minSide);
         options ??= ImageDecoding.Default;
-        using var codec = SKCodec.Create(stream, out var created);
         if (codec is null)
-            return Failed(created == SKCodecResult.Unimplemented || created == SKCodecResult.InvalidInput || created == SKCodecResult.CouldNotRewind
+            return RawImage.Failed(created == SKCodecResult.Unimplemented || created == SKCodecResult.InvalidInput || created == SKCodecResult.CouldNotRewind
                 ? "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP)"
                 : $"not a readable image ({created})");
 
@@ -77,46 +120,46 @@ internal static class ImageDecoder
         string format = codec.EncodedFormat.ToString();
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0)
-            return new DecodedImage(null, "image has no pixels", info.Width, info.Height, format);
+            return RawImage.Failed("image has no pixels", info.Width, info.Height, format);
         if (pixels > options.MaxPixels)
-            return new DecodedImage(null,
+            return RawImage.Failed(
                 $"{info.Width}×{info.Height} pixels ({pixels / 1e6:0.#} megapixels) is over the limit of {options.MaxPixels / 1e6:0.#} megapixels; not decoded",
                 info.Width, info.Height, format);
 
         var size = ScaledSize(codec, minSide);
         var target = new SKImageInfo(size.Width, size.Height, SKColorType.Bgra8888, info.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Premul);
         int bytes = target.BytesSize;
-        // Pooled: MLImage copies the pixels, and a photo's 0.76 MB (504×378 BGRA) per image would otherwise churn the
-        // large-object heap on every decode.
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
-        byte[]? turned = null;
+        bool upright = codec.EncodedOrigin == SKEncodedOrigin.TopLeft;
+        // Held until the pixels are used (RawImage.Dispose): a turned image needs its buffer twice for a while.
+        long held = upright ? bytes : 2L * bytes;
+        MemoryGate.Decoding.Enter(held);
+        byte[]? buffer = null;
         try
         {
-            SKCodecResult result;
-            var handle = GCHandle.Alloc(buffer, GCHandleType.Pinned);
-            try
+            buffer = ImageBuffers.Pool.Rent(bytes);
+            var result = ImageBuffers.Pinned(buffer, address => codec.GetPixels(target, address));
+            string? problem = result == SKCodecResult.IncompleteInput && !options.AcceptIncomplete ? "incomplete image data: the file is cut short"
+                : result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput) ? $"cannot be decoded ({result})"
+                : null;
+            if (problem is not null)
+                return RawImage.Failed(problem, info.Width, info.Height, format);
+            if (upright)
             {
-                result = codec.GetPixels(target, handle.AddrOfPinnedObject());
+                var image = new RawImage(buffer, target.Width, target.Height, info.Width, info.Height, format, held);
+                buffer = null;
+                held = 0;
+                return image;
             }
-            finally
-            {
-                handle.Free();
-            }
-            if (result == SKCodecResult.IncompleteInput && !options.AcceptIncomplete)
-                return new DecodedImage(null, "incomplete image data: the file is cut short", info.Width, info.Height, format);
-            if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
-                return new DecodedImage(null, $"cannot be decoded ({result})", info.Width, info.Height, format);
-
-            if (codec.EncodedOrigin == SKEncodedOrigin.TopLeft)
-                return new DecodedImage(MLImage.CreateFromPixels(target.Width, target.Height, MLPixelFormat.Bgra32, buffer.AsSpan(0, bytes)), null, info.Width, info.Height, format);
-            turned = ArrayPool<byte>.Shared.Rent(bytes);
+            var turned = ImageBuffers.Pool.Rent(bytes);
             var (width, height) = Orient(buffer.AsSpan(0, bytes), target.Width, target.Height, codec.EncodedOrigin, turned.AsSpan(0, bytes));
-            return new DecodedImage(MLImage.CreateFromPixels(width, height, MLPixelFormat.Bgra32, turned.AsSpan(0, bytes)), null, info.Width, info.Height, format);
+            var uprighted = new RawImage(turned, width, height, info.Width, info.Height, format, held);
+            held = 0;
+            return uprighted;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            if (turned is not null) ArrayPool<byte>.Shared.Return(turned);
+            if (buffer is not null) ImageBuffers.Pool.Return(buffer);
+            if (held > 0) MemoryGate.Decoding.Exit(held);
         }
     }
 
@@ -154,23 +197,27 @@ internal static class ImageDecoder
         int outWidth = swap ? height : width, outHeight = swap ? width : height;
         var source = MemoryMarshal.Cast<byte, uint>(pixels);
         var destination = MemoryMarshal.Cast<byte, uint>(upright);
+        // Where the upright pixel (x, y) is stored, as (sx, sy); along an upright row it moves by a fixed index step.
+        (int X, int Y) Stored(int x, int y) => origin switch
+        {
+            SKEncodedOrigin.TopRight => (width - 1 - x, y),                  // 2: mirrored
+            SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),  // 3: turned 180°
+            SKEncodedOrigin.BottomLeft => (x, height - 1 - y),               // 4: mirrored vertically
+            SKEncodedOrigin.LeftTop => (y, x),                               // 5: transposed
+            SKEncodedOrigin.RightTop => (y, height - 1 - x),                 // 6: turn 90° clockwise to view
+            SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),  // 7: transversed
+            SKEncodedOrigin.LeftBottom => (width - 1 - y, x),                // 8: turn 90° anticlockwise to view
+            _ => (x, y),
+        };
         for (int y = 0; y < outHeight; y++)
-            for (int x = 0; x < outWidth; x++)
-            {
-                // Where the upright pixel (x, y) is stored.
-                var (sx, sy) = origin switch
-                {
-                    SKEncodedOrigin.TopRight => (width - 1 - x, y),                  // 2: mirrored
-                    SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),  // 3: turned 180°
-                    SKEncodedOrigin.BottomLeft => (x, height - 1 - y),               // 4: mirrored vertically
-                    SKEncodedOrigin.LeftTop => (y, x),                               // 5: transposed
-                    SKEncodedOrigin.RightTop => (y, height - 1 - x),                 // 6: turn 90° clockwise to view
-                    SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),  // 7: transversed
-                    SKEncodedOrigin.LeftBottom => (width - 1 - y, x),                // 8: turn 90° anticlockwise to view
-                    _ => (x, y),
-                };
-                destination[y * outWidth + x] = source[sy * width + sx];
-            }
+        {
+            var (x0, y0) = Stored(0, y);
+            var (x1, y1) = Stored(1, y); // past the row's end when it has one pixel: then only its index step is unused
+            int start = y0 * width + x0, step = (y1 - y0) * width + (x1 - x0);
+            var row = destination.Slice(y * outWidth, outWidth);
+            for (int x = 0, i = start; x < row.Length; x++, i += step)
+                row[x] = source[i];
+        }
         return (outWidth, outHeight);
     }
 

@@ -5,52 +5,73 @@ namespace MLNetClassify.Images;
 
 /// <summary>
 /// Turns images into pixel planes: files through <see cref="ImageDecoder"/> (header first, size limit, DCT-scaled
-/// JPEG, EXIF orientation), then the stock resize and pixel transforms of <see cref="ImagePreparation"/>, one
-/// PredictionEngine per thread (they are not thread-safe); says why when an image cannot be read.
+/// JPEG, EXIF orientation), then the stock resize and pixel steps of <see cref="ImagePreparation"/> as
+/// <see cref="StockPlanes"/> does them (bit-equal, without the PredictionEngine), one <see cref="StockPlanes"/> per
+/// thread; says why when an image cannot be read.
 /// </summary>
 internal sealed class PixelReaders : IDisposable
 {
-    private readonly ThreadLocal<PredictionEngine<ImageRow, PixelsRow>> _fromImage;
-    private readonly ThreadLocal<PixelsRow> _output = new(() => new PixelsRow());
+    private readonly ThreadLocal<StockPlanes> _planes;
     private readonly int _size;
     private readonly ImageDecoding _decoding;
 
-    public PixelReaders(MLContext mlContext, int size, ImageDecoding? decoding = null)
+    public PixelReaders(int size, ImageDecoding? decoding = null)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
         _size = size;
         _decoding = decoding ?? ImageDecoding.Default;
-        var emptyImages = mlContext.Data.LoadFromEnumerable(Array.Empty<ImageRow>());
-        var imageModel = ImagePreparation.Estimators(mlContext, nameof(ImageRow.Image), inputIsPath: false, size).Fit(emptyImages);
-        _fromImage = new(() => mlContext.Model.CreatePredictionEngine<ImageRow, PixelsRow>(imageModel, new PredictionEngineOptions { OwnsTransformer = false }), trackAllValues: true);
+        _planes = new(() => new StockPlanes(size), trackAllValues: true);
+    }
+
+    /// <summary>As <see cref="PixelReaders(int, ImageDecoding?)"/>: the steps no longer run through ML.NET, so the context is unused.</summary>
+    public PixelReaders(MLContext mlContext, int size, ImageDecoding? decoding = null)
+        : this(size, decoding)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
     }
 
     /// <summary>Writes the image's pixel planes to <paramref name="destination"/>; returns null, or why it failed.</summary>
     public string? TryRead(ImageSource source, Span<float> destination)
     {
-        var output = _output.Value!;
+        if (destination.Length != 3 * _size * _size)
+            return $"decoded to {3 * _size * _size} values, expected {destination.Length}";
         try
         {
             if (source.Path is { } path)
             {
-                var decoded = ImageDecoder.Decode(path, _size, _decoding);
-                if (decoded.Problem is { } problem)
+                using var raw = ImageDecoder.DecodeFile(path, _size, _decoding);
+                if (raw.Problem is { } problem)
                     return problem;
-                using var image = decoded.Image!;
-                _fromImage.Value!.Predict(new ImageRow { Image = image }, ref output);
+                _planes.Value!.Write(raw.Buffer!, raw.Width, raw.Height, rgba: false, destination);
             }
             else
             {
-                _fromImage.Value!.Predict(new ImageRow { Image = source.Image }, ref output);
+                Write(source.Image!, destination);
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             return $"not a readable image ({FirstLine(e.Message)})";
         }
-        if (output.Pixels.Length != destination.Length)
-            return $"decoded to {output.Pixels.Length} values, expected {destination.Length}";
-        output.Pixels.CopyTo(destination);
         return null;
+    }
+
+    /// <summary>An in-memory image: its pixels copied to a pooled buffer (an <see cref="MLImage"/> cannot be pinned), then the same steps.</summary>
+    private void Write(MLImage image, Span<float> destination)
+    {
+        if (image.PixelFormat is not (MLPixelFormat.Bgra32 or MLPixelFormat.Rgba32))
+            throw new ArgumentException($"pixel format {image.PixelFormat} is not BGRA or RGBA");
+        var pixels = image.Pixels;
+        var copy = ImageBuffers.Pool.Rent(pixels.Length);
+        try
+        {
+            pixels.CopyTo(copy);
+            _planes.Value!.Write(copy, image.Width, image.Height, image.PixelFormat == MLPixelFormat.Rgba32, destination);
+        }
+        finally
+        {
+            ImageBuffers.Pool.Return(copy);
+        }
     }
 
     private static string FirstLine(string message)
@@ -61,8 +82,7 @@ internal sealed class PixelReaders : IDisposable
 
     public void Dispose()
     {
-        foreach (var engine in _fromImage.Values) engine.Dispose();
-        _fromImage.Dispose();
-        _output.Dispose();
+        foreach (var planes in _planes.Values) planes.Dispose();
+        _planes.Dispose();
     }
 }
