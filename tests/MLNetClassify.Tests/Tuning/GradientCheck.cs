@@ -82,12 +82,12 @@ internal sealed class GradientCheck
 
     /// <summary>
     /// Central differences (f(θ + ε) − f(θ − ε))/2ε of the float32 loss graph at <paramref name="perParameter"/>
-    /// coordinates of each parameter (the one of largest |gradient| and random others), with ε relative to the
+    /// coordinates of each parameter (those of largest |gradient| and random others), with ε relative to the
     /// parameter tensor's largest magnitude. A difference is only a derivative where no ReLU changes side between
     /// θ − ε and θ + ε, so coordinates whose perturbation flips any ReLU (seen on the ReLU outputs, which the loss graph
     /// also returns here) are left out and counted.
     /// </summary>
-    public (List<(string Parameter, int Index, double Gradient, double Difference)> Pairs, int Skipped) FiniteDifferences(
+    public (List<(string Parameter, int Index, double Gradient, double Difference, double Step)> Pairs, int Skipped, double Loss) FiniteDifferences(
         Dictionary<string, float[]> step, int perParameter, double relativeEpsilon, int seed)
     {
         var lossGraph = ModelProto.Parser.ParseFrom(StepGraph.Build(Tail, Smoothing, withGradients: false).Model);
@@ -106,17 +106,18 @@ internal sealed class GradientCheck
             var r = OrtRun.Floats(session, inputs, [StepGraph.LossName, .. relus]);
             return (r[StepGraph.LossName][0], [.. relus.SelectMany(n => r[n]).Select(v => v > 0)]);
         }
-        var baseSigns = Run().Signs;
+        var (baseLoss, baseSigns) = Run();
         var rng = new Random(seed);
-        var pairs = new List<(string, int, double, double)>();
+        var pairs = new List<(string, int, double, double, double)>();
         int skipped = 0;
         foreach (var p in Tail.Parameters)
         {
             var values = Parameters[p.Name];
             var gradient = step[StepGraph.GradientName(p.Name)];
             float eps = (float)(relativeEpsilon * Math.Max(values.Max(Math.Abs), 1e-3f));
-            int largest = Array.IndexOf(gradient, gradient.MaxBy(Math.Abs));
-            foreach (int i in new[] { largest }.Concat(Enumerable.Range(0, perParameter - 1).Select(_ => rng.Next(values.Length))).Distinct())
+            // Half the coordinates of largest |gradient| (a sparse ReLU network leaves many exact zeros), half at random.
+            var largest = Enumerable.Range(0, gradient.Length).OrderByDescending(i => Math.Abs(gradient[i])).Take(perParameter / 2);
+            foreach (int i in largest.Concat(Enumerable.Range(0, perParameter - perParameter / 2).Select(_ => rng.Next(values.Length))).Distinct())
             {
                 float original = values[i];
                 values[i] = original + eps;
@@ -131,9 +132,9 @@ internal sealed class GradientCheck
                 }
                 // The step actually taken in float32.
                 double h = (double)(original + eps) - (original - eps);
-                pairs.Add((p.Name, i, gradient[i], (plus.Loss - minus.Loss) / h));
+                pairs.Add((p.Name, i, gradient[i], (plus.Loss - minus.Loss) / h, h));
             }
         }
-        return (pairs, skipped);
+        return (pairs, skipped, baseLoss);
     }
 }

@@ -10,9 +10,10 @@ public class StepGraphTests(ITestOutputHelper output)
     private const double Epsilon = 1e-2;
 
     /// <summary>
-    /// A difference passes when |fd − g| ≤ 1e-2·|g| + 1e-3·max|g| over the checked coordinates of that tensor: the
-    /// float32 loss (about 1.6) carries ~2e-7 of rounding, which over 2ε (ε ≈ 3e-3 here) is ~3e-5, about 1e-3 of the
-    /// largest gradients; the ε² truncation of a smooth (no ReLU flipped) loss is smaller still.
+    /// A difference passes when |fd − g| ≤ 1e-2·|g| + 1e-3·max|g| + 4·ulp(loss)/2ε, max over the checked coordinates of
+    /// that tensor. The last term is the resolution of a float32 loss: each of f(θ ± ε) is rounded to its ulp
+    /// (2^−23·|loss|) and more in the sums before it, so a gradient smaller than a few ulps over 2ε cannot be told
+    /// apart from its neighbours; the ε² truncation of a smooth (no ReLU flipped) loss is far below the first terms.
     /// </summary>
     private const double FdRelative = 1e-2, FdFloor = 1e-3;
 
@@ -79,18 +80,20 @@ public class StepGraphTests(ITestOutputHelper output)
         Assert.NotEqual(plain[StepGraph.LossName][0], step[StepGraph.LossName][0]);
     }
 
-    internal void AssertFiniteDifferences(GradientCheck check, Dictionary<string, float[]> step, int perParameter)
+    internal void AssertFiniteDifferences(GradientCheck check, Dictionary<string, float[]> step, int perParameter, double epsilon = Epsilon)
     {
-        var (pairs, skipped) = check.FiniteDifferences(step, perParameter, Epsilon, seed: 11);
+        var (pairs, skipped, loss) = check.FiniteDifferences(step, perParameter, epsilon, seed: 11);
+        double ulp = Math.Abs(loss) * Math.Pow(2, -23);
         output.WriteLine($"{pairs.Count} differences checked, {skipped} left out (a ReLU changed side)");
         Assert.True(skipped <= pairs.Count, $"{skipped} of {pairs.Count + skipped} perturbations flipped a ReLU: too few smooth coordinates to check");
         foreach (var group in pairs.GroupBy(p => p.Parameter))
         {
             double scale = group.Max(p => Math.Abs(p.Gradient));
-            double worst = group.Max(p => Math.Abs(p.Difference - p.Gradient) / (FdRelative * Math.Abs(p.Gradient) + FdFloor * scale));
+            double Tolerance((string, int, double Gradient, double, double Step) p) => FdRelative * Math.Abs(p.Gradient) + FdFloor * scale + 4 * ulp / p.Step;
+            double worst = group.Max(p => Math.Abs(p.Difference - p.Gradient) / Tolerance(p));
             output.WriteLine($"{group.Key}: {group.Count()} differences, worst at {worst:F3} of the tolerance (max|g| {scale:E2})");
             foreach (var p in group)
-                Assert.True(Math.Abs(p.Difference - p.Gradient) <= FdRelative * Math.Abs(p.Gradient) + FdFloor * scale,
+                Assert.True(Math.Abs(p.Difference - p.Gradient) <= Tolerance(p),
                     $"{p.Parameter}[{p.Index}]: finite difference {p.Difference:E4}, gradient {p.Gradient:E4}");
         }
     }
