@@ -66,6 +66,9 @@ if (args.Length >= 4 && args[0] == "servelab")
 if (args.Length >= 4 && args[0] == "zipfuzz")
     return MLNetClassify.Benchmarks.ZipFuzzLab.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 1,
         args.Length > 6 ? args[6] : null);
+// One training step of ResNet18's last stage on 224-pixel images' stage-3 maps, per image: ... -- tuninglab [BATCH=32] [STEPS=5]
+if (args.Length >= 1 && args[0] == "tuninglab")
+    return MLNetClassify.Benchmarks.TuningLab.Run(args.Length > 1 ? int.Parse(args[1]) : 32, args.Length > 2 ? int.Parse(args[2]) : 5);
 if (args.Length == 1 && args[0] == "calibration-rms")
     return MLNetClassify.Benchmarks.AccuracyLab.CalibrationRms();
 if (args.Length == 1 && args[0] == "nodes")

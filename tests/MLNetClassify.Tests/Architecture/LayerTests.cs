@@ -23,7 +23,7 @@ public class LayerTests
         ["Backbones"],
         ["Featurization"],
         ["Learning"],
-        ["Pooling", "Heads", "Perceptrons"],
+        ["Pooling", "Heads", "Perceptrons", "Tuning"],
         ["Persistence"],
         ["Training"],
     ];
