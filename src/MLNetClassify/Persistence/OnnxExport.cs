@@ -12,7 +12,8 @@ namespace MLNetClassify.Persistence;
 
 /// <summary>
 /// A saved classifier as one ONNX file that any ONNX Runtime host runs without .NET: an RGB image tensor (uint8, NHWC,
-/// any height and width) is resized inside the graph (bilinear) to the backbone's input, then the zip's own featurizer
+/// any height and width) is resized inside the graph to the backbone's input as <c>predict</c> resizes it
+/// (<see cref="OnnxExportResize"/>: centre crop of the shorter side, bilinear), then the zip's own featurizer
 /// graph (its weights as compact as in the zip), then the head (Gemm with the ML.NET softmax layer's weights), softmax
 /// and argmax. Outputs <c>probabilities</c> [N, classes] (float32) and <c>predicted_index</c> [N] (int64); the
 /// class names, the input contract and the provenance are in the file's metadata.
@@ -38,24 +39,13 @@ internal static class OnnxExport
         // A backbone's own value may bear one of the export's names (a graph whose input is called "image"): rename it.
         foreach (var name in new[] { InputName, ProbabilitiesName, PredictedName })
             RenameValue(g, name, $"{P}backbone_{name}");
-        // Image in: uint8 N×H×W×3 → float N×3×H×W → bilinear resize to N×3×S×S, the featurizer graph's input.
+        // Image in: uint8 N×H×W×3 → float N×3×H×W → the model's resize to N×3×S×S, the featurizer graph's input.
         g.Input.Remove(g.Input.Single(i => i.Name == FeaturizerGraph.InputName));
         g.Input.Insert(0, OnnxBuild.Tensor(InputName, TensorProto.Types.DataType.Uint8, "N", "H", "W", 3));
-        g.Initializer.Add(OnnxBuild.Int64s($"{P}starts", [1], [0]));
-        g.Initializer.Add(OnnxBuild.Int64s($"{P}ends", [1], [1]));
-        g.Initializer.Add(OnnxBuild.Int64s($"{P}chw", [3], [3, size, size]));
-        g.Initializer.Add(OnnxBuild.Floats($"{P}roi", [0], []));
-        g.Initializer.Add(OnnxBuild.Floats($"{P}scales", [0], []));
-        NodeProto[] front =
-        [
-            OnnxBuild.Node("Cast", [InputName], [$"{P}float"], OnnxBuild.Attr("to", (long)TensorProto.Types.DataType.Float)),
-            OnnxBuild.Node("Transpose", [$"{P}float"], [$"{P}nchw"], OnnxBuild.Ints("perm", 0, 3, 1, 2)),
-            OnnxBuild.Node("Shape", [$"{P}nchw"], [$"{P}shape"]),
-            OnnxBuild.Node("Slice", [$"{P}shape", $"{P}starts", $"{P}ends"], [$"{P}n"]),
-            OnnxBuild.Node("Concat", [$"{P}n", $"{P}chw"], [$"{P}sizes"], OnnxBuild.Attr("axis", 0)),
-            OnnxBuild.Node("Resize", [$"{P}nchw", $"{P}roi", $"{P}scales", $"{P}sizes"], [FeaturizerGraph.InputName], Text("mode", "linear")),
-        ];
-        for (int i = front.Length - 1; i >= 0; i--) g.Node.Insert(0, front[i]);
+        long opset = OnnxExportOpset.Lift(onnx, OnnxExportResize.Opset, modelPath);
+        OnnxExportResize.Insert(g, $"{P}nchw", FeaturizerGraph.InputName, size, $"{P}resize_");
+        g.Node.Insert(0, OnnxBuild.Node("Transpose", [$"{P}float"], [$"{P}nchw"], OnnxBuild.Ints("perm", 0, 3, 1, 2)));
+        g.Node.Insert(0, OnnxBuild.Node("Cast", [InputName], [$"{P}float"], OnnxBuild.Attr("to", (long)TensorProto.Types.DataType.Float)));
 
         // Features → logits = W·x + b → probabilities, predicted index.
         g.Output.Clear();
@@ -68,31 +58,13 @@ internal static class OnnxExport
         g.Output.Add(OnnxBuild.Tensor(PredictedName, TensorProto.Types.DataType.Int64, "N"));
         g.Name = $"mlnetclassify_{saved.BackboneName}_classifier";
 
-        // Resize with a sizes input needs opset 11. Exports older than opset 9 (the embedded ResNet18's) carry
-        // BatchNormalization's 'spatial' attribute, which opset 9 removed; spatial = 1, the only value these graphs
-        // use, is what later opsets always do. Any other change surfaces when ONNX Runtime checks the file.
-        var standard = onnx.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx");
-        if (standard is null) onnx.OpsetImport.Add(standard = new OperatorSetIdProto { Domain = "", Version = 11 });
-        if (standard.Version < 11)
-        {
-            foreach (var node in g.Node.Where(n => n.OpType == "BatchNormalization"))
-            {
-                var spatial = node.Attribute.FirstOrDefault(a => a.Name == "spatial");
-                if (spatial is null) continue;
-                if (spatial.I != 1)
-                    throw new InvalidDataException($"{modelPath}: BatchNormalization node {node.Name} has spatial = {spatial.I}, which ONNX opset 11 cannot express: not exportable.");
-                node.Attribute.Remove(spatial);
-            }
-            standard.Version = 11;
-        }
-        onnx.IrVersion = Math.Max(onnx.IrVersion, 6);
-
         onnx.MetadataProps.Clear();
         onnx.MetadataProps.Add(new StringStringEntryProto { Key = "labels", Value = JsonSerializer.Serialize(classes.ToArray()) });
         onnx.MetadataProps.Add(new StringStringEntryProto
         {
             Key = "input_contract",
-            Value = $"{InputName}: uint8 [N, H, W, 3], RGB, any H and W, upright (apply EXIF orientation first); resized bilinearly to {size}x{size} inside the graph. "
+            Value = $"{InputName}: uint8 [N, H, W, 3] (NHWC), RGB, any H and W, upright (apply EXIF orientation first), all pixels as decoded at full size. "
+                + $"Resized to S = {size} inside the graph as the model's predict does: " + OnnxExportResize.Description + ". "
                 + $"Outputs: {ProbabilitiesName} float32 [N, {k}] in the order of 'labels'; {PredictedName} int64 [N].",
         });
         onnx.MetadataProps.Add(new StringStringEntryProto
@@ -111,11 +83,8 @@ internal static class OnnxExport
         onnx.ProducerName = "MLNetClassify";
         var bytes = onnx.ToByteArray();
         AtomicFile.Write(onnxPath, s => s.Write(bytes));
-        return new Result(Path.GetFullPath(onnxPath), bytes.Length, classes, size, standard.Version);
+        return new Result(Path.GetFullPath(onnxPath), bytes.Length, classes, size, opset);
     }
-
-    private static AttributeProto Text(string name, string value) =>
-        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
     /// <summary>Renames the value <paramref name="from"/> wherever the graph names it (node inputs and outputs, initializers, value info).</summary>
     private static void RenameValue(GraphProto g, string from, string to)

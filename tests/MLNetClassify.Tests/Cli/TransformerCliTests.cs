@@ -57,7 +57,7 @@ public sealed class TransformerCliTests
         using var session = new InferenceSession(onnx);
         for (int i = 0; i < sample.Count; i++)
         {
-            using var outputs = session.Run([NamedOnnxValue.CreateFromTensor("image", Persistence.OnnxExportTests.Rgb(sample[i].ImagePath))]);
+            using var outputs = session.Run([NamedOnnxValue.CreateFromTensor("image", Persistence.ExportAgreement.Rgb(sample[i].ImagePath))]);
             Assert.Equal(Array.IndexOf(expected[i], expected[i].Max()), outputs.First(o => o.Name == "predicted_index").AsTensor<long>()[0]);
         }
     }
