@@ -7,7 +7,10 @@ using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
 using MLNetClassify.Images;
 using MLNetClassify.Perceptrons;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Serving;
+using MLNetClassify.Explanations;
+using MLNetClassify.Export;
 using MLNetClassify.Pooling;
 using MLNetClassify.Training;
 

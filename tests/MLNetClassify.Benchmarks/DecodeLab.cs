@@ -68,9 +68,9 @@ internal static class LatencyLab
     {
         var files = Directory.EnumerateFiles(folder, "*.jp*g", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
         var ml = new MLContext(1);
-        var model = MLNetClassify.Persistence.ModelFiles.Load(ml, zip, out var schema);
-        MLNetClassify.Persistence.ModelWarmUp.Run(ml, model, schema);
-        using var scorer = new MLNetClassify.Persistence.DecodedImageScorer(ml, model, inputSchema: schema);
+        var model = MLNetClassify.Models.ModelFiles.Load(ml, zip, out var schema);
+        MLNetClassify.Models.ModelWarmUp.Run(ml, model, schema);
+        using var scorer = new MLNetClassify.Serving.DecodedImageScorer(ml, model, inputSchema: schema);
         var decodeTimes = new List<double>();
         var scoreTimes = new List<double>();
         var allTimes = new List<double>();

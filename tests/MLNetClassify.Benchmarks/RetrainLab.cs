@@ -103,7 +103,7 @@ internal static class RetrainLab
     private static (Learning.TrainingResult<ITransformer> Result, string Path, ITransformer Model) Save(Learning.TrainingResult<ITransformer> trained, string work, string name)
     {
         var path = Path.Combine(work, name);
-        Persistence.ModelFiles.Save(new MLContext(1), trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImages);
+        Models.ModelFiles.Save(new MLContext(1), trained.Model, trained.InputSchema!, path, trainedImages: trained.TrainedImages);
         return (trained, path, trained.Model);
     }
 
@@ -136,21 +136,21 @@ internal static class RetrainTime
         var options = new ImageClassifierOptions { Featurizer = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") } };
         var first = ClassifierWorkflow.Train(new MLContext(1), split, options);
         var zip = Path.Combine(work, "time-old.zip");
-        Persistence.ModelFiles.Save(new MLContext(1), first.Model, first.InputSchema!, zip, trainedImages: first.TrainedImages);
+        Models.ModelFiles.Save(new MLContext(1), first.Model, first.InputSchema!, zip, trainedImages: first.TrainedImages);
         for (int round = 0; round < 2; round++)
         {
             var s = Stopwatch.StartNew();
-            var loaded = Persistence.ModelFiles.Load(new MLContext(1), zip);
+            var loaded = Models.ModelFiles.Load(new MLContext(1), zip);
             (loaded as IDisposable)?.Dispose();
             Console.Write($"ML.NET load {s.Elapsed.TotalSeconds:F2} s; ");
             s.Restart();
-            Persistence.ModelFiles.ReadFeaturizerGraph(zip);
+            Models.ModelFiles.ReadFeaturizerGraph(zip);
             Console.Write($"graph read {s.Elapsed.TotalSeconds:F2} s; ");
             s.Restart();
-            Persistence.ModelFiles.ReadTrainedImages(zip);
+            Models.ModelFiles.ReadTrainedImages(zip);
             Console.Write($"list read {s.Elapsed.TotalSeconds:F2} s; ");
             s.Restart();
-            foreach (var image in split.Train) Persistence.ModelFiles.TrainedImageKey(image.ImagePath);
+            foreach (var image in split.Train) Models.ModelFiles.TrainedImageKey(image.ImagePath);
             Console.Write($"hashing {split.Train.Count} images {s.Elapsed.TotalSeconds:F2} s; ");
             s.Restart();
             var old = ClassifierWorkflow.ReadForRetraining(new MLContext(1), zip);
@@ -185,8 +185,8 @@ internal static class RetrainB
             var half = DataSplit.Stratified(split.Train, 0.5, seed);
             var old = ClassifierWorkflow.Train(new MLContext(1), new DataSplit(half.Train, []), options);
             string listed = Path.Combine(work, "b-listed.zip"), bare = Path.Combine(work, "b-bare.zip");
-            Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, listed, trainedImages: old.TrainedImages);
-            Persistence.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, bare);
+            Models.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, listed, trainedImages: old.TrainedImages);
+            Models.ModelFiles.Save(new MLContext(1), old.Model, old.InputSchema!, bare);
             var line = new List<string>();
             foreach (var (name, zip, shrink) in new[] { ("mixed", bare, 1f), ("mixed+shrink", bare, 0.5f), ("clean", listed, 1f), ("clean+shrink", listed, 0.5f) })
             {

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Learning;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Tests;

@@ -58,7 +58,7 @@ internal static class ProjectTemplates
         // before a pixel is decoded, large JPEGs DCT-scaled, EXIF orientation applied, cut-short files refused.
         using Microsoft.ML;
         using MLNetClassify;
-        using MLNetClassify.Persistence;
+        using MLNetClassify.Serving;
 
         namespace {{name}};
 

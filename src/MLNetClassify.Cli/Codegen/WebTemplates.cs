@@ -44,7 +44,7 @@ internal static class WebTemplates
         using System.Threading.RateLimiting;
         using Microsoft.AspNetCore.Http.Timeouts;
         using Microsoft.AspNetCore.RateLimiting;
-        using MLNetClassify.Persistence;
+        using MLNetClassify.Serving;
         using {{name}};
 
         // POST /predict   a multipart form with the image in the field "image" → {label, score, top}
@@ -201,7 +201,7 @@ internal static class WebTemplates
         """;
 
     private static string ModelHost(string name) => $$"""
-        using MLNetClassify.Persistence;
+        using MLNetClassify.Serving;
 
         namespace {{name}};
 

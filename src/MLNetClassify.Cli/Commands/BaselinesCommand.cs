@@ -5,7 +5,7 @@ using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
 using MLNetClassify.Perceptrons;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Cli.Commands;

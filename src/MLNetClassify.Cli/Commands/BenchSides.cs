@@ -5,7 +5,8 @@ using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Serving;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Cli.Commands;

@@ -3,7 +3,8 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.ML;
 using MLNetClassify.Cli.Codegen;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Serving;
 
 namespace MLNetClassify.Cli.Commands;
 

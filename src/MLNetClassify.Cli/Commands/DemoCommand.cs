@@ -4,7 +4,7 @@ using Microsoft.ML;
 using MLNetClassify.Cli.Demo;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Cli.Commands;

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Cli.Commands;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Microsoft.ML;
 using MLNetClassify.Cli.Reports;
-using MLNetClassify.Persistence;
+using MLNetClassify.Explanations;
 
 namespace MLNetClassify.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.ML;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Export;
 
 namespace MLNetClassify.Cli.Commands;
 

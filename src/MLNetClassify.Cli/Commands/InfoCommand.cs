@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Microsoft.ML;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 
 namespace MLNetClassify.Cli.Commands;
 

@@ -3,7 +3,8 @@ using System.Text.Json;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Serving;
 
 namespace MLNetClassify.Cli.Commands;
 

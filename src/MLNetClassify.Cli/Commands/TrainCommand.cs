@@ -5,7 +5,7 @@ using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Cli.Commands;
@@ -190,8 +190,8 @@ internal static class TrainCommand
         Output.Step($"data: {split.Train.Count} training and {split.Test.Count} test images, labels: {string.Join(", ", split.Train.Select(i => i.Label).Distinct())}");
         var head = new SoftmaxHeadOptions { Seed = args.Seed, LabelSmoothing = args.LabelSmoothing };
         if (args.Epochs is { } n) head = head with { Epochs = n };
-        SavedFeaturizer? old = null;
-        SavedClassifier? saved = null;
+        ClassifierTrunk? old = null;
+        ClassifierModel? saved = null;
         IReadOnlyList<string> oldClasses = [];
         if (args.From is { } from)
         {

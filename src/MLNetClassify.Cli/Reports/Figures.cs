@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 using MLNetClassify.Images;
-using MLNetClassify.Persistence;
+using MLNetClassify.Explanations;
 using SkiaSharp;
 
 namespace MLNetClassify.Cli.Reports;

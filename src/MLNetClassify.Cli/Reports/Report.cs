@@ -3,7 +3,7 @@ using System.Text;
 using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Learning;
-using MLNetClassify.Persistence;
+using MLNetClassify.Explanations;
 using SkiaSharp;
 
 namespace MLNetClassify.Cli.Reports;

@@ -5,7 +5,8 @@ using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Learning;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Serving;
 
 namespace MLNetClassify.Training;
 
@@ -74,10 +75,10 @@ public static partial class ClassifierWorkflow
     }
 
     /// <summary>The saved model's featurizer graph and head, as <see cref="Retrain(MLContext, string, DataSplit, ImageClassifierOptions?, IProgress{FeaturizationProgress}?, IProgress{EpochMetrics}?, CancellationToken)"/> starts from.</summary>
-    internal static SavedClassifier ReadForRetraining(MLContext mlContext, string modelPath) => SavedClassifier.Read(mlContext, modelPath, "cannot retrain from it");
+    internal static ClassifierModel ReadForRetraining(MLContext mlContext, string modelPath) => ClassifierModel.Read(mlContext, modelPath, "cannot retrain from it");
 
     /// <summary>Retrains from a saved model already read (the CLI reads it once, to name its classes too).</summary>
-    internal static TrainingResult<ITransformer> Retrain(MLContext mlContext, SavedClassifier old, string modelPath, DataSplit split, ImageClassifierOptions? options,
+    internal static TrainingResult<ITransformer> Retrain(MLContext mlContext, ClassifierModel old, string modelPath, DataSplit split, ImageClassifierOptions? options,
         IProgress<FeaturizationProgress>? featurizationProgress, IProgress<EpochMetrics>? epochProgress, CancellationToken cancellationToken)
     {
         var spec = old.Featurizer.Spec(modelPath);
@@ -93,7 +94,7 @@ public static partial class ClassifierWorkflow
     }
 
     private static TrainingResult<ITransformer> TrainWith(MLContext mlContext, DataSplit split, ImageClassifierOptions options, ImageFeaturizer featurizer,
-        SavedClassifier? warmStart, IProgress<FeaturizationProgress>? featurizationProgress, IProgress<EpochMetrics>? epochProgress, CancellationToken cancellationToken)
+        ClassifierModel? warmStart, IProgress<FeaturizationProgress>? featurizationProgress, IProgress<EpochMetrics>? epochProgress, CancellationToken cancellationToken)
     {
         var (train, keyMapper) = KeyedTrainingData(mlContext, split);
         var keyed = keyMapper.Transform(train);
@@ -161,7 +162,7 @@ public static partial class ClassifierWorkflow
     /// <exception cref="InvalidDataException">The file is not an ML.NET model zip.</exception>
     public static EvaluationSummary EvaluateSaved(MLContext mlContext, string modelPath, IReadOnlyList<LabeledImage> images,
         FeaturizerOptions? featurizerOptions = null, CancellationToken cancellationToken = default) =>
-        EvaluateSavedAndRelease(mlContext, Persistence.ModelFiles.Load(mlContext ?? throw new ArgumentNullException(nameof(mlContext)), modelPath),
+        EvaluateSavedAndRelease(mlContext, Models.ModelFiles.Load(mlContext ?? throw new ArgumentNullException(nameof(mlContext)), modelPath),
             modelPath, images, featurizerOptions, cancellationToken);
 
     /// <summary>Evaluates the model this call loaded, then disposes it (deleting the temporary copy of its ONNX graph that ML.NET writes).</summary>
@@ -192,7 +193,7 @@ public static partial class ClassifierWorkflow
         ArgumentOutOfRangeException.ThrowIfLessThan(testTimeViews, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(testTimeViews, 16);
         ArgumentNullException.ThrowIfNull(images);
-        var saved = Persistence.ModelFiles.ReadFeaturizerGraph(modelPath);
+        var saved = Models.ModelFiles.ReadFeaturizerGraph(modelPath);
         // The head was fitted on the ONNX step's column type (ML.NET reads the graph's N×C output as a 1×C vector).
         var featureType = model.GetOutputSchema(ImageDataset.ToDataView(mlContext, []).Schema)
             .GetColumnOrNull(Backbones.FeaturizerGraph.OutputName)?.Type as VectorDataViewType;
@@ -219,7 +220,7 @@ public static partial class ClassifierWorkflow
     /// </remarks>
     private static List<ITransformer>? AfterFeaturizer(MLContext mlContext, ITransformer model, VectorDataViewType featureType)
     {
-        var leaves = DecodedImageScorer.Leaves(model).ToList();
+        var leaves = ModelInfo.Leaves(model).ToList();
         // One ONNX step: the featurizer (models with further ONNX steps, such as a pooling or perceptron trunk, go row by row).
         var onnx = leaves.OfType<Microsoft.ML.Transforms.Onnx.OnnxTransformer>().ToList();
         if (onnx.Count != 1)

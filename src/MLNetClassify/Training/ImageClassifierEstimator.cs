@@ -35,7 +35,7 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
     /// A saved model to start from (retraining): its featurizer graph is run as it is, and its head's weights are where
     /// training starts for the classes it knows (new classes start from zero).
     /// </summary>
-    internal Persistence.SavedClassifier? WarmStart { get; init; }
+    internal Models.ClassifierModel? WarmStart { get; init; }
 
     /// <inheritdoc/>
     public TransformerChain<ITransformer> Fit(IDataView input) => FitDetailed(input).Model;
@@ -106,7 +106,7 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
     }
 
     /// <summary>The saved head's weights and biases for the classes it knows, by name, zeros for new classes; and which it knew.</summary>
-    private static (SoftmaxLayer, bool[]) InitialHead(Persistence.SavedClassifier old, IReadOnlyList<string> classes, int d)
+    private static (SoftmaxLayer, bool[]) InitialHead(Models.ClassifierModel old, IReadOnlyList<string> classes, int d)
     {
         if (old.Weights[0].Length != d)
             throw new InvalidDataException($"The saved head takes {old.Weights[0].Length} features, its featurizer gives {d}.");

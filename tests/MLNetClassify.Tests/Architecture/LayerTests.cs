@@ -24,7 +24,8 @@ public class LayerTests
         ["Featurization"],
         ["Learning"],
         ["Pooling", "Heads", "Perceptrons", "Tuning"],
-        ["Persistence"],
+        ["Models"],
+        ["Serving", "Explanations", "Export"],
         ["Training"],
     ];
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Tests.Backbones;
 
 namespace MLNetClassify.Tests.Cli;

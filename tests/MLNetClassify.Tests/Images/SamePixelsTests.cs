@@ -5,7 +5,8 @@ using Microsoft.ML.Transforms.Image;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Images;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Serving;
 using MLNetClassify.Tests.Cli;
 using SkiaSharp;
 

@@ -1,5 +1,5 @@
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Testing;
 using MLNetClassify.Tests.Cli;
 

@@ -3,7 +3,8 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using MLNetClassify.Persistence;
+using MLNetClassify.Serving;
+using MLNetClassify.Export;
 using MLNetClassify.Tests.Cli;
 using SkiaSharp;
 

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Tests.Persistence;

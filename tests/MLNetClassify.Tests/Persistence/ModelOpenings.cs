@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Explanations;
+using MLNetClassify.Export;
 
 namespace MLNetClassify.Testing;
 
@@ -26,7 +28,7 @@ internal static class ModelOpenings
             using var pool = new MLContext(1).ImageClassification().CreatePool(zip, maxEngines: 1);
             pool.Predict(image);
         }),
-        ("head record / parts (retrain, export, explain)", (zip, _) => SavedClassifier.Read(new MLContext(1), zip, "test")),
+        ("head record / parts (retrain, export, explain)", (zip, _) => ClassifierModel.Read(new MLContext(1), zip, "test")),
         ("training record, image list, graph (info, retrain)", (zip, _) =>
         {
             ModelFiles.ReadTrainingRecord(zip);

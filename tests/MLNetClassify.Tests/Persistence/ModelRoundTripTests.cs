@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Tests.Cli;
 
 namespace MLNetClassify.Tests.Persistence;

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
+using MLNetClassify.Export;
 using MLNetClassify.Training;
 using Xunit.Abstractions;
 

@@ -28,7 +28,7 @@ public class OnnxExportTests(LogoModelFixture fixture)
         var summary = JsonDocument.Parse(run.StdoutLines[^1]).RootElement;
         Assert.Equal(["logo", "other"], summary.GetProperty("classes").EnumerateArray().Select(e => e.GetString()));
         // Weights as compact as the zip's: the export is the zip's own featurizer graph (float16 storage) plus a few KB.
-        var graph = MLNetClassify.Persistence.ModelFiles.ReadFeaturizerGraph(fixture.ModelPath)!.Graph;
+        var graph = MLNetClassify.Models.ModelFiles.ReadFeaturizerGraph(fixture.ModelPath)!.Graph;
         Assert.InRange(new FileInfo(onnx).Length, graph.Length, graph.Length + 100_000);
 
         // The ONNX checker's part: ONNX Runtime builds a session with every optimization off.

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Transforms;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Tests.Training;

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Tests.Training;

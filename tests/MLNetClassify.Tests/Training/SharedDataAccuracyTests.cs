@@ -32,7 +32,7 @@ public class SharedDataAccuracyTests(ITestOutputHelper output)
         // The report (train --report, evaluate --report) on the same test images from the saved zip: the same accuracy.
         var ml = new MLContext(1);
         var model = Path.Combine(TestPaths.NewTempDirectory(), "model.zip");
-        MLNetClassify.Persistence.ModelFiles.Save(ml, trained.Model, trained.InputSchema!, model);
+        MLNetClassify.Models.ModelFiles.Save(ml, trained.Model, trained.InputSchema!, model);
         var (figures, _) = MLNetClassify.Cli.Reports.Report.Write(ml, model, split.Test, Path.Combine(Path.GetDirectoryName(model)!, "report"), set);
         Assert.Equal(trained.Classes, figures.Confusion.Labels);
         double accuracy = figures.PerClass.Sum(p => p.Recall * p.Support) / figures.PerClass.Sum(p => p.Support);

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using MLNetClassify.Data;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 using SkiaSharp;
 

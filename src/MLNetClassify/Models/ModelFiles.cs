@@ -4,7 +4,7 @@ using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Models;
 
 /// <summary>Saving and loading model zips, with errors that name the file.</summary>
 internal static class ModelFiles
@@ -53,7 +53,7 @@ internal static class ModelFiles
     /// <paramref name="trainingRecord"/> (JSON), also a <see cref="TrainingRecordEntry"/> entry in the zip, and with
     /// <paramref name="trainedImages"/>, a <see cref="TrainedImagesEntry"/> that lists them by content, which
     /// retraining reads to keep them out of its validation rows. A classifier's zip also gets
-    /// <see cref="SavedClassifier.HeadEntry"/>, which lets retraining read its parts without an ML.NET load.
+    /// <see cref="ClassifierModel.HeadEntry"/>, which lets retraining read its parts without an ML.NET load.
     /// </summary>
     public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, string? trainingRecord = null,
         TrainedImageList? trainedImages = null)
@@ -63,11 +63,11 @@ internal static class ModelFiles
         mlContext.Model.Save(model, inputSchema, buffer);
         byte[]? head;
         using (var written = new ZipArchive(new MemoryStream(buffer.GetBuffer(), 0, (int)buffer.Length, writable: false), ZipArchiveMode.Read))
-            head = SavedClassifier.Record(mlContext, model, written);
+            head = ClassifierModel.Record(mlContext, model, written);
         using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
         {
             if (head is not null)
-                using (var stream = zip.CreateEntry(SavedClassifier.HeadEntry).Open())
+                using (var stream = zip.CreateEntry(ClassifierModel.HeadEntry).Open())
                     stream.Write(head);
             if (trainingRecord is not null)
                 using (var writer = new StreamWriter(zip.CreateEntry(TrainingRecordEntry).Open()))
@@ -181,7 +181,7 @@ internal static class ModelFiles
     /// </remarks>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is not a zip.</exception>
-    internal static SavedFeaturizer? ReadFeaturizerGraph(string path)
+    internal static ClassifierTrunk? ReadFeaturizerGraph(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file not found: {path}", path);
@@ -198,9 +198,9 @@ internal static class ModelFiles
     }
 
     /// <summary>The one MLNetClassify featurizer graph in an open model zip and the entry that holds it; null when none or several.</summary>
-    internal static (string Entry, SavedFeaturizer Featurizer)? FindFeaturizerGraph(ZipArchive zip)
+    internal static (string Entry, ClassifierTrunk Featurizer)? FindFeaturizerGraph(ZipArchive zip)
     {
-        var found = new List<(string, SavedFeaturizer)>();
+        var found = new List<(string, ClassifierTrunk)>();
         foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel" && e.Length > 4).ToList())
         {
             if (ReadOnnxEntry(entry) is not { } graph)
@@ -215,7 +215,7 @@ internal static class ModelFiles
                 continue;
             }
             if (FeaturizerGraph.TryDescribe(model, out var name, out int size, out int channels))
-                found.Add((entry.FullName, new SavedFeaturizer(graph, name, size, channels)));
+                found.Add((entry.FullName, new ClassifierTrunk(graph, name, size, channels)));
         }
         return found.Count == 1 ? found[0] : null;
     }
@@ -231,11 +231,4 @@ internal static class ModelFiles
         int length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
         return length == bytes.Length - 4 ? bytes[4..] : null;
     }
-}
-
-/// <summary>A featurizer graph read back from a saved model: the bytes ORT runs, and what they take and give.</summary>
-internal sealed record SavedFeaturizer(byte[] Graph, string BackboneName, int InputSize, int Channels)
-{
-    /// <summary>A spec that carries the name, input side and feature count (its file is the model zip, never read).</summary>
-    public BackboneSpec Spec(string modelPath) => new() { Name = BackboneName, ModelFile = Path.GetFullPath(modelPath), InputSize = InputSize, Channels = Channels };
 }

@@ -7,8 +7,9 @@ using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Onnx;
 using Onnx;
+using MLNetClassify.Models;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Export;
 
 /// <summary>
 /// A saved classifier as one ONNX file that any ONNX Runtime host runs without .NET: an RGB image tensor (uint8, NHWC,
@@ -29,7 +30,7 @@ internal static class OnnxExport
     /// <exception cref="InvalidDataException">The zip is not a softmax head on an MLNetClassify featurizer graph (a pixel perceptron, other steps between); the message says which.</exception>
     public static Result Export(MLContext mlContext, string modelPath, string onnxPath)
     {
-        var classifier = SavedClassifier.Read(mlContext, modelPath, "not exportable");
+        var classifier = ClassifierModel.Read(mlContext, modelPath, "not exportable");
         var (saved, weights, classes) = (classifier.Featurizer, classifier.Weights, classifier.Classes);
         int size = saved.InputSize, k = weights.Length;
 

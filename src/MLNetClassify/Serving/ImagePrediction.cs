@@ -1,4 +1,4 @@
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Serving;
 
 /// <summary>What a model says of one image: the most probable label, its probability, and every class's.</summary>
 /// <param name="Label">The most probable class.</param>

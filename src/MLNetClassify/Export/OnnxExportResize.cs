@@ -2,7 +2,7 @@ using Google.Protobuf;
 using MLNetClassify.Onnx;
 using Onnx;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Export;
 
 /// <summary>
 /// The exported graph's resize: a photo of any size to the backbone's S×S planes, the way <c>predict</c> prepares it.

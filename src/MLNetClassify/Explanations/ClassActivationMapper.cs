@@ -4,8 +4,9 @@ using Microsoft.ML.Trainers;
 using MLNetClassify.Backbones;
 using MLNetClassify.Featurization;
 using MLNetClassify.Onnx;
+using MLNetClassify.Models;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Explanations;
 
 /// <summary>
 /// Class activation maps from a saved zip alone: its featurizer graph with the global average pooling taken out gives
@@ -41,7 +42,7 @@ internal sealed class ClassActivationMapper : IDisposable
     /// <exception cref="InvalidDataException">The zip holds no MLNetClassify featurizer graph, its features are not a global average of a feature map, or its head is not a softmax layer on them; the message says which.</exception>
     public static ClassActivationMapper Open(MLContext mlContext, string modelPath, FeaturizerOptions? options = null)
     {
-        var classifier = SavedClassifier.Read(mlContext, modelPath, "no class activation map");
+        var classifier = ClassifierModel.Read(mlContext, modelPath, "no class activation map");
         var saved = classifier.Featurizer;
         var unpooled = FeaturizerGraph.Unpooled(saved.Graph)
             ?? throw new InvalidDataException($"{modelPath}: the backbone's features ({saved.BackboneName}) are not a global average of a feature map (a vision transformer's class token, or a cut that already pools), so a class activation map would not be exact; a model trained on the average (train --features Average) has one.");

@@ -2,8 +2,9 @@ using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetClassify.Images;
+using MLNetClassify.Models;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Serving;
 
 /// <summary>
 /// Thread-safe scoring of uploads for services: one model zip loaded once, a bounded pool of prediction engines over it

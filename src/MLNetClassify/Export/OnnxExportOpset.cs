@@ -1,7 +1,7 @@
 using MLNetClassify.Onnx;
 using Onnx;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Export;
 
 /// <summary>
 /// Lifts a featurizer graph to the opset the export needs (<see cref="OnnxExportResize.Opset"/>), rewriting the

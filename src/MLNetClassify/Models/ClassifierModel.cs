@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Models;
 
 /// <summary>
 /// A saved zip read as its two learned parts: the MLNetClassify featurizer graph and, directly on its features, the
@@ -18,7 +18,7 @@ namespace MLNetClassify.Persistence;
 /// match, the parts are read from the zip directly; when anything differs (an entry replaced, added or removed), or the
 /// entry is missing or unreadable, the zip is read through ML.NET as before. A test checks both give the same parts.
 /// </remarks>
-internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Weights, float[] Biases, IReadOnlyList<string> Classes)
+internal sealed record ClassifierModel(ClassifierTrunk Featurizer, float[][] Weights, float[] Biases, IReadOnlyList<string> Classes)
 {
     /// <summary>The zip entry with the head's numbers and the fingerprints of ML.NET's entries.</summary>
     public const string HeadEntry = "MLNetClassify/head.bin";
@@ -32,11 +32,11 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
     /// <summary>Reads <paramref name="modelPath"/>; <paramref name="purpose"/> ends the message when it is not such a zip.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">No featurizer graph (a pixel perceptron, a model from elsewhere), no softmax head, or other steps between them; the message says which.</exception>
-    public static SavedClassifier Read(MLContext mlContext, string modelPath, string purpose) =>
+    public static ClassifierModel Read(MLContext mlContext, string modelPath, string purpose) =>
         TryReadRecorded(modelPath) ?? ReadThroughMlNet(mlContext, modelPath, purpose);
 
     /// <summary>Reads the parts by loading the zip with ML.NET (any zip with our graph and an ML.NET softmax head on it).</summary>
-    internal static SavedClassifier ReadThroughMlNet(MLContext mlContext, string modelPath, string purpose)
+    internal static ClassifierModel ReadThroughMlNet(MLContext mlContext, string modelPath, string purpose)
     {
         var model = ModelFiles.Load(mlContext, modelPath);
         // Only its numbers are kept: disposing the chain deletes the temporary copy of its ONNX graph ML.NET wrote.
@@ -56,7 +56,7 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
             // A zip whose entries are intact but do not fit together (one step's input missing from the one before).
             throw new InvalidDataException($"{modelPath} loads, but its steps do not fit together ({e.Message}): {purpose}.", e);
         }
-        return new SavedClassifier(saved, weights, biases, classes)
+        return new ClassifierModel(saved, weights, biases, classes)
         {
             TrainedImages = ModelFiles.ReadTrainedImages(modelPath),
         };
@@ -64,7 +64,7 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
 
     private static (float[][] Weights, float[] Biases)? HeadOf(ITransformer model)
     {
-        var head = DecodedImageScorer.Leaves(model).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>().LastOrDefault();
+        var head = ModelInfo.Leaves(model).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>().LastOrDefault();
         if (head is null) return null;
         VBuffer<float>[] rows = [];
         head.Model.GetWeights(ref rows, out _);
@@ -110,7 +110,7 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
 
     /// <summary>The parts from <see cref="HeadEntry"/>, or null when the zip has none or ML.NET's entries changed since it was written.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    internal static SavedClassifier? TryReadRecorded(string modelPath)
+    internal static ClassifierModel? TryReadRecorded(string modelPath)
     {
         if (!File.Exists(modelPath))
             throw new FileNotFoundException($"Model file not found: {modelPath}", modelPath);
@@ -137,7 +137,7 @@ internal sealed record SavedClassifier(SavedFeaturizer Featurizer, float[][] Wei
                 return null; // ML.NET's part of the zip is not what the numbers were recorded with
             if (zip.GetEntry(graphEntry) is not { } onnx || ModelFiles.ReadOnnxEntry(onnx) is not { } graph)
                 return null;
-            return new SavedClassifier(new SavedFeaturizer(graph, backbone, size, channels), weights, biases, classes)
+            return new ClassifierModel(new ClassifierTrunk(graph, backbone, size, channels), weights, biases, classes)
             {
                 TrainedImages = ModelFiles.ReadTrainedImages(zip, modelPath),
             };

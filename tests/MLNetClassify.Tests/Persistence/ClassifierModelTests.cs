@@ -3,13 +3,13 @@ using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Heads;
-using MLNetClassify.Persistence;
+using MLNetClassify.Models;
 using MLNetClassify.Training;
 
 namespace MLNetClassify.Tests.Persistence;
 
 /// <summary>A zip's recorded head (read without an ML.NET load) against the same parts read through ML.NET.</summary>
-public class SavedClassifierTests
+public class ClassifierModelTests
 {
     private static string SavedModel()
     {
@@ -23,7 +23,7 @@ public class SavedClassifierTests
         return path;
     }
 
-    private static void AssertSameParts(SavedClassifier expected, SavedClassifier actual)
+    private static void AssertSameParts(ClassifierModel expected, ClassifierModel actual)
     {
         Assert.Equal(expected.Classes, actual.Classes);
         Assert.Equal(expected.Biases, actual.Biases); // bit for bit
@@ -40,8 +40,8 @@ public class SavedClassifierTests
     public void RecordedHead_EqualsWhatMlNetLoads_AndIsPassedOverOnceMlNetsEntriesChange()
     {
         var path = SavedModel();
-        var throughMlNet = SavedClassifier.ReadThroughMlNet(new MLContext(1), path, "test");
-        var recorded = SavedClassifier.TryReadRecorded(path);
+        var throughMlNet = ClassifierModel.ReadThroughMlNet(new MLContext(1), path, "test");
+        var recorded = ClassifierModel.TryReadRecorded(path);
         Assert.NotNull(recorded);
         AssertSameParts(throughMlNet, recorded!);
 
@@ -58,21 +58,21 @@ public class SavedClassifierTests
             rewritten.Write(bytes);
             rewritten.WriteByte(0);
         }
-        Assert.Null(SavedClassifier.TryReadRecorded(edited));
+        Assert.Null(ClassifierModel.TryReadRecorded(edited));
 
         // An entry removed, or a stock re-save (no record at all): the same.
         var fewer = Path.Combine(TestPaths.NewTempDirectory(), "fewer.zip");
         File.Copy(path, fewer);
         using (var zip = ZipFile.Open(fewer, ZipArchiveMode.Update))
             zip.Entries.First(e => e.FullName.EndsWith("TrainSchema", StringComparison.Ordinal)).Delete();
-        Assert.Null(SavedClassifier.TryReadRecorded(fewer));
+        Assert.Null(ClassifierModel.TryReadRecorded(fewer));
         var ml = new MLContext(1);
         var loaded = ml.Model.Load(path, out var inputSchema);
         var stock = Path.Combine(TestPaths.NewTempDirectory(), "stock.zip");
         ml.Model.Save(loaded, inputSchema, stock);
         (loaded as IDisposable)?.Dispose();
-        Assert.Null(SavedClassifier.TryReadRecorded(stock));
-        var viaRead = SavedClassifier.Read(ml, stock, "test");
+        Assert.Null(ClassifierModel.TryReadRecorded(stock));
+        var viaRead = ClassifierModel.Read(ml, stock, "test");
         Assert.Equal(throughMlNet.Weights[0], viaRead.Weights[0]);
         Assert.Null(viaRead.TrainedImages);
     }
@@ -87,6 +87,6 @@ public class SavedClassifierTests
         var path = Path.Combine(dir, "perceptron.zip");
         ModelFiles.Save(ml, trained.Model, trained.InputSchema!, path);
         using var zip = ZipFile.OpenRead(path);
-        Assert.Null(zip.GetEntry(SavedClassifier.HeadEntry));
+        Assert.Null(zip.GetEntry(ClassifierModel.HeadEntry));
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Models;
 
 /// <summary>
 /// Runs generated images through a loaded image model, so that the first real prediction does not pay ONNX

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetClassify.Data;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Models;
 
 /// <summary>Facts read back from a fitted or loaded classifier.</summary>
 internal static class ModelInfo
@@ -24,4 +24,8 @@ internal static class ModelInfo
         score.GetSlotNames(ref names);
         return names.DenseValues().Select(n => n.ToString()).ToArray();
     }
+
+    /// <summary>The steps of a (nested) chain in order, as ML.NET loads a saved model: TransformerChains of transformers.</summary>
+    internal static IEnumerable<ITransformer> Leaves(ITransformer model) =>
+        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [model];
 }

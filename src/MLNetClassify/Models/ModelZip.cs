@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.IO.Hashing;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Models;
 
 /// <summary>
 /// A model zip checked before anything reads it: the zip's directory readable, each entry no larger than a model entry

@@ -3,8 +3,9 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLNetClassify.Data;
 using MLNetClassify.Images;
+using MLNetClassify.Models;
 
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Serving;
 
 /// <summary>
 /// Scores image files with a loaded model the way training saw them: each file goes through
@@ -134,14 +135,10 @@ internal sealed class DecodedImageScorer : IDisposable
     /// <summary>The chain's steps after its image loader, and the loader (null when there is none).</summary>
     internal static (ITransformer Steps, ImageLoadingTransformer? Loader) AfterLoader(ITransformer model)
     {
-        var leaves = Leaves(model).ToList();
+        var leaves = ModelInfo.Leaves(model).ToList();
         var loader = leaves.OfType<ImageLoadingTransformer>().FirstOrDefault();
         return loader is null ? (model, null) : (new TransformerChain<ITransformer>(leaves.Where(t => t != loader).ToArray()), loader);
     }
-
-    /// <summary>The steps of a (nested) chain in order, as ML.NET loads a saved model: TransformerChains of transformers.</summary>
-    internal static IEnumerable<ITransformer> Leaves(ITransformer model) =>
-        model is IEnumerable<ITransformer> chain ? chain.SelectMany(Leaves) : [model];
 
     /// <summary>A path as the model's image loader would resolve it: relative paths against its image folder.</summary>
     private static string Resolve(string? imageFolder, string path) =>

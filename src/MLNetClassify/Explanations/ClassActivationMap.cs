@@ -1,4 +1,4 @@
-namespace MLNetClassify.Persistence;
+namespace MLNetClassify.Explanations;
 
 /// <summary>
 /// Where in one image a saved classifier found the evidence for a class: the class's head weights applied to the
