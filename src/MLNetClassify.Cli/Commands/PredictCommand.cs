@@ -3,6 +3,8 @@ using System.Text.Json;
 using Microsoft.ML;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
+using MLNetClassify.Featurization;
+using MLNetClassify.Images;
 using MLNetClassify.Models;
 using MLNetClassify.Serving;
 
@@ -88,11 +90,15 @@ internal static class PredictCommand
     internal static int Run(Settings args, CancellationToken token)
     {
         var mlContext = new MLContext(1);
-        CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
-        var model = ModelFiles.Load(mlContext, args.Model, out var inputSchema);
+        var device = CommonOptions.UseDevice(mlContext, args.Device, args.RequireDevice);
+        // A zip holding a classifier model (the library's own) is scored through its one scoring path, in batches and
+        // without an ML.NET load; any other ML.NET image model row by row through its own steps.
+        var classifier = ClassifierModel.TryRead(mlContext, args.Model);
+        DataViewSchema? inputSchema = null;
+        var model = classifier is null ? ModelFiles.Load(mlContext, args.Model, out inputSchema) : null;
         // Disposing the loaded chain deletes the temporary copy of its ONNX graph that ML.NET writes (30+ MB a load).
         using var release = model as IDisposable;
-        var classes = ModelInfo.Classes(mlContext, model);
+        var classes = classifier?.Classes ?? ModelInfo.Classes(mlContext, model!);
         var list = Expand(args.Paths);
         var files = args.Shard.Of(list);
         if (args.Out is { } outFile)
@@ -101,16 +107,16 @@ internal static class PredictCommand
             AtomicFile.PrepareDestination(outFile);
             Output.Step($"shard {args.Shard}: {files.Count} of {list.Count} images → {outFile}");
         }
-        // Each file decoded as training decodes it (upright, DCT-scaled, size-limited), then the model's own steps.
-        using var scorer = new DecodedImageScorer(mlContext, model, inputSchema: inputSchema);
+        // Each file decoded as training decodes it (upright, DCT-scaled, size-limited), then the model.
+        var scores = classifier is not null
+            ? Batched(mlContext, classifier, args, device, files, token)
+            : RowByRow(mlContext, model!, inputSchema!, files, token);
         int predicted = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IEnumerable<Line> Score()
         {
-            foreach (var file in files)
+            foreach (var (file, score, problem) in scores)
             {
-                token.ThrowIfCancellationRequested();
-                var (score, problem) = scorer.Score(file);
                 if (score is null)
                 {
                     Output.Warn($"skipped {file}: {problem}");
@@ -146,6 +152,40 @@ internal static class PredictCommand
         if (args.Json) Output.JsonLine(summary, CliJson.Default.PredictSummary);
         else Console.WriteLine($"shard {summary.Shard}: {summary.Predicted} predicted, {summary.Skipped} skipped ({summary.ImagesPerS:F1} img/s) → {summary.Out}");
         return 0;
+    }
+
+    /// <summary>How many files <see cref="Batched"/> scores at once (each chunk's lines are written before the next is read).</summary>
+    private const int Chunk = 64;
+
+    /// <summary>Probabilities (or the problem) of each file, in order, through the classifier model's scoring path.</summary>
+    private static IEnumerable<(string File, float[]? Score, string? Problem)> Batched(MLContext mlContext, ClassifierModel classifier, Settings args,
+        ExecutionDevice device, IReadOnlyList<string> files, CancellationToken token)
+    {
+        using var scorer = new ClassifierScorer(mlContext, classifier, args.Model, new FeaturizerOptions { Device = device, RequireDevice = args.RequireDevice });
+        foreach (var chunk in files.Chunk(Chunk))
+        {
+            var scored = scorer.Score(chunk.Select(ImageSource.FromFile).ToList(), cancellationToken: token);
+            var rows = new (float[]? Score, string? Problem)[chunk.Length];
+            for (int row = 0; row < scored.SourceIndices.Length; row++)
+                rows[scored.SourceIndices[row]] = (Array.ConvertAll(scored.Probabilities[row], p => (float)p), null);
+            foreach (var skip in scored.Featurized.Skipped)
+                rows[skip.Index] = (null, skip.Reason);
+            for (int i = 0; i < chunk.Length; i++)
+                yield return (chunk[i], rows[i].Score, rows[i].Problem);
+        }
+    }
+
+    /// <summary>Probabilities (or the problem) of each file, in order, through the loaded model's own steps one image at a time.</summary>
+    private static IEnumerable<(string File, float[]? Score, string? Problem)> RowByRow(MLContext mlContext, ITransformer model, DataViewSchema inputSchema,
+        IReadOnlyList<string> files, CancellationToken token)
+    {
+        using var scorer = new DecodedImageScorer(mlContext, model, inputSchema: inputSchema);
+        foreach (var file in files)
+        {
+            token.ThrowIfCancellationRequested();
+            var (score, problem) = scorer.Score(file);
+            yield return (file, score, problem);
+        }
     }
 
     private static int Merge(IReadOnlyList<string> shardFiles, string? outFile)

@@ -197,7 +197,7 @@ internal static class TrainCommand
         {
             // Read once: the graph and head it starts from, and the class names the warnings below compare.
             saved = ClassifierWorkflow.ReadForRetraining(mlContext, from);
-            old = saved.Featurizer;
+            old = saved.Trunk;
             oldClasses = saved.Classes;
             Output.Step($"retraining {Path.GetFullPath(from)}: {old.BackboneName}, {old.InputSize}×{old.InputSize}, {old.Channels} features; classes {string.Join(", ", oldClasses)}");
         }

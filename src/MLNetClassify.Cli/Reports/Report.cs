@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.ML;
 using MLNetClassify.Data;
 using MLNetClassify.Learning;
+using MLNetClassify.Models;
 using MLNetClassify.Explanations;
 using SkiaSharp;
 
@@ -57,29 +58,21 @@ internal static class Report
     {
         Directory.CreateDirectory(folder);
         using var mapper = ClassActivationMapper.Open(mlContext, modelPath);
+        using var scorer = new ClassifierScorer(mlContext, mapper.Model, modelPath);
         var classes = mapper.Classes;
-        var index = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
-        var known = images.Where(i => index.ContainsKey(i.Label)).ToList();
-        var scored = mapper.Probabilities(known.Select(i => i.ImagePath).ToList(), cancellationToken: cancellationToken);
-        var predictions = known.Zip(scored).Where(p => p.Second.Probabilities is not null).Select(p => (p.First, p.Second.Probabilities!)).ToList();
-        if (predictions.Count == 0)
+        var (metrics, scored, usable, _) = scorer.Evaluate(images, 1, 1, cancellationToken);
+        if (metrics is null)
             throw new ArgumentException($"None of the {images.Count} images can be reported on: none is readable with a label the model knows ({string.Join(", ", classes)}).");
-
+        var predictions = scored!.SourceIndices.Select((source, row) => (usable[source], Array.ConvertAll(scored.Probabilities[row], p => (float)p))).ToList();
+        var counts = metrics.Confusion;
+        var perClass = metrics.PerClass.Select(c => new PerClass(c.Label, c.Precision, c.Recall, c.F1, c.Support)).ToList();
         int k = classes.Count;
-        var counts = Enumerable.Range(0, k).Select(_ => new int[k]).ToArray();
-        foreach (var (image, p) in predictions)
-            counts[index[image.Label]][Array.IndexOf(p, p.Max())]++;
-        var perClass = Enumerable.Range(0, k).Select(c =>
-        {
-            int tp = counts[c][c], support = counts[c].Sum(), predicted = Enumerable.Range(0, k).Sum(t => counts[t][c]);
-            double precision = predicted == 0 ? 0 : tp / (double)predicted, recall = support == 0 ? 0 : tp / (double)support;
-            return new PerClass(classes[c], precision, recall, precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall), support);
-        }).ToList();
         var confused = Enumerable.Range(0, k).SelectMany(t => Enumerable.Range(0, k).Where(p => p != t && counts[t][p] > 0)
             .Select(p => new ConfusedPair(classes[t], classes[p], counts[t][p]))).OrderByDescending(c => c.Count).ThenBy(c => c.Label, StringComparer.Ordinal).Take(10).ToList();
-        var losses = predictions.Select(p => (p.Item1, p.Item2, Loss: -Math.Log(Math.Max(p.Item2[index[p.Item1.Label]], 1e-12))))
-            .OrderByDescending(p => p.Loss).ThenBy(p => p.Item1.ImagePath, StringComparer.Ordinal).Take(TopLossCount)
-            .Select(p => new TopLoss(p.Item1.ImagePath, p.Item1.Label, classes[Array.IndexOf(p.Item2, p.Item2.Max())], p.Item2[index[p.Item1.Label]], p.Loss)).ToList();
+        var losses = predictions.Select(p => (Image: p.Item1, Probabilities: p.Item2, Truth: scorer.Model.ClassIndex(p.Item1.Label)))
+            .Select(p => (p.Image, p.Probabilities, p.Truth, Loss: ClassificationMetrics.Loss(p.Probabilities[p.Truth])))
+            .OrderByDescending(p => p.Loss).ThenBy(p => p.Image.ImagePath, StringComparer.Ordinal).Take(TopLossCount)
+            .Select(p => new TopLoss(p.Image.ImagePath, p.Image.Label, classes[Array.IndexOf(p.Probabilities, p.Probabilities.Max())], p.Probabilities[p.Truth], p.Loss)).ToList();
 
         using (var matrix = Figures.ConfusionMatrix(classes, counts)) Figures.Save(matrix, Path.Combine(folder, "confusion.png"));
         using (var bars = Figures.Bars("per class: precision, recall, F1", classes,

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 using MLNetClassify.Backbones;
+using MLNetClassify.Data;
 using MLNetClassify.Featurization;
 using MLNetClassify.Onnx;
 using MLNetClassify.Models;
@@ -17,19 +18,21 @@ namespace MLNetClassify.Explanations;
 internal sealed class ClassActivationMapper : IDisposable
 {
     private readonly ImageFeaturizer _featurizer;
-    private readonly float[][] _weights;
-    private readonly float[] _biases;
+    private readonly ClassifierModel _model;
 
-    private ClassActivationMapper(ImageFeaturizer featurizer, float[][] weights, float[] biases, IReadOnlyList<string> classes, int channels, int height, int width)
+    private ClassActivationMapper(ImageFeaturizer featurizer, ClassifierModel model, int height, int width)
     {
-        (_featurizer, _weights, _biases, Classes, Channels, Height, Width) = (featurizer, weights, biases, classes, channels, height, width);
+        (_featurizer, _model, Height, Width) = (featurizer, model, height, width);
     }
 
+    /// <summary>The model the maps explain.</summary>
+    public ClassifierModel Model => _model;
+
     /// <summary>The model's classes, in score order.</summary>
-    public IReadOnlyList<string> Classes { get; }
+    public IReadOnlyList<string> Classes => _model.Classes;
 
     /// <summary>Channels of the feature map (the head's inputs).</summary>
-    public int Channels { get; }
+    public int Channels => _model.Trunk.Channels;
 
     /// <summary>Rows and columns of the map.</summary>
     public int Height { get; }
@@ -43,15 +46,14 @@ internal sealed class ClassActivationMapper : IDisposable
     public static ClassActivationMapper Open(MLContext mlContext, string modelPath, FeaturizerOptions? options = null)
     {
         var classifier = ClassifierModel.Read(mlContext, modelPath, "no class activation map");
-        var saved = classifier.Featurizer;
+        var saved = classifier.Trunk;
         var unpooled = FeaturizerGraph.Unpooled(saved.Graph)
             ?? throw new InvalidDataException($"{modelPath}: the backbone's features ({saved.BackboneName}) are not a global average of a feature map (a vision transformer's class token, or a cut that already pools), so a class activation map would not be exact; a model trained on the average (train --features Average) has one.");
         int positions = Positions(unpooled, saved.InputSize) / saved.Channels;
         int side = (int)Math.Round(Math.Sqrt(positions));
         var spec = saved.Spec(modelPath) with { Channels = saved.Channels * positions };
         var featurizer = new ImageFeaturizer(mlContext, spec, unpooled, (options ?? new FeaturizerOptions()) with { CacheDirectory = null });
-        return new ClassActivationMapper(featurizer, classifier.Weights, classifier.Biases, classifier.Classes, saved.Channels,
-            side * side == positions ? side : 1, side * side == positions ? side : positions);
+        return new ClassActivationMapper(featurizer, classifier, side * side == positions ? side : 1, side * side == positions ? side : positions);
     }
 
     /// <summary>Values per image of the unpooled graph's output (C·H·W), from one run on a blank image.</summary>
@@ -66,7 +68,7 @@ internal sealed class ClassActivationMapper : IDisposable
     /// <exception cref="ArgumentException"><paramref name="label"/> is not one of the model's classes.</exception>
     public IReadOnlyList<ClassActivationMap> Explain(IReadOnlyList<string> imagePaths, string? label = null, CancellationToken cancellationToken = default)
     {
-        int asked = label is null ? -1 : Classes.ToList().IndexOf(label);
+        int asked = label is null ? -1 : _model.ClassIndex(label);
         if (label is not null && asked < 0)
             throw new ArgumentException($"'{label}' is not a class of this model ({string.Join(", ", Classes)}).", nameof(label));
         var result = _featurizer.Featurize(imagePaths, null, cancellationToken);
@@ -78,72 +80,34 @@ internal sealed class ClassActivationMapper : IDisposable
         return maps.Select(m => m!).ToList();
     }
 
-    /// <summary>
-    /// Every class's probability for each file (null, with the reason, when it cannot be read), featurized in chunks
-    /// so that only <paramref name="chunk"/> feature maps are held at once.
-    /// </summary>
-    public IReadOnlyList<(string Source, float[]? Probabilities, string? Problem)> Probabilities(IReadOnlyList<string> imagePaths, int chunk = 64,
-        IProgress<int>? done = null, CancellationToken cancellationToken = default)
-    {
-        var results = new List<(string, float[]?, string?)>(imagePaths.Count);
-        for (int start = 0; start < imagePaths.Count; start += chunk)
-        {
-            var part = imagePaths.Skip(start).Take(chunk).ToList();
-            var featurized = _featurizer.Featurize(part, null, cancellationToken);
-            var rows = new (string, float[]?, string?)[part.Count];
-            for (int row = 0; row < featurized.Features.Rows; row++)
-            {
-                int i = featurized.SourceIndices[row];
-                rows[i] = (part[i], Softmax(Logits(featurized.Features.Row(row))), null);
-            }
-            foreach (var skip in featurized.Skipped)
-                rows[skip.Index] = (part[skip.Index], null, skip.Reason);
-            results.AddRange(rows);
-            done?.Report(results.Count);
-        }
-        return results;
-    }
-
-    private double[] Logits(ReadOnlySpan<float> featureMap)
+    /// <summary>The mean of each channel over the map's positions: the features the model's tail scores (its global average pooling).</summary>
+    private float[] Pooled(ReadOnlySpan<float> featureMap)
     {
         int positions = Height * Width;
-        var logits = new double[Classes.Count];
-        var pooled = new double[Channels];
+        var pooled = new float[Channels];
         for (int c = 0; c < Channels; c++)
-        {
-            double sum = 0;
-            for (int p = 0; p < positions; p++) sum += featureMap[c * positions + p];
-            pooled[c] = sum / positions;
-        }
-        for (int k = 0; k < Classes.Count; k++)
-        {
-            double z = _biases[k];
-            for (int c = 0; c < Channels; c++) z += _weights[k][c] * pooled[c];
-            logits[k] = z;
-        }
-        return logits;
-    }
-
-    private static float[] Softmax(double[] logits)
-    {
-        double max = logits.Max(), total = logits.Sum(z => Math.Exp(z - max));
-        return logits.Select(z => (float)(Math.Exp(z - max) / total)).ToArray();
+            pooled[c] = System.Numerics.Tensors.TensorPrimitives.Sum(featureMap.Slice(c * positions, positions)) / positions;
+        return pooled;
     }
 
     private ClassActivationMap Map(string source, ReadOnlySpan<float> featureMap, int asked)
     {
         int positions = Height * Width;
-        var logits = Logits(featureMap);
-        int predicted = Array.IndexOf(logits, logits.Max());
+        var tail = _model.Tail;
+        var pooled = Pooled(featureMap);
+        var logits = new float[Classes.Count];
+        tail.Logits(pooled, logits);
+        var probabilities = _model.Probabilities(pooled);
+        int predicted = ClassificationMetrics.Predicted(Array.ConvertAll(probabilities, p => (double)p));
         int target = asked >= 0 ? asked : predicted;
         var values = new float[positions];
         for (int c = 0; c < Channels; c++)
         {
-            float weight = _weights[target][c];
+            float weight = tail.Weights[target * Channels + c];
             for (int p = 0; p < positions; p++) values[p] += weight * featureMap[c * positions + p];
         }
-        return new ClassActivationMap(source, Classes[target], Classes[predicted], Softmax(logits)[target], Height, Width, values,
-            (float)logits[target], _biases[target]);
+        return new ClassActivationMap(source, Classes[target], Classes[predicted], probabilities[target], Height, Width, values,
+            logits[target], tail.Bias[target]);
     }
 
     public void Dispose() => _featurizer.Dispose();

@@ -31,8 +31,8 @@ internal static class OnnxExport
     public static Result Export(MLContext mlContext, string modelPath, string onnxPath)
     {
         var classifier = ClassifierModel.Read(mlContext, modelPath, "not exportable");
-        var (saved, weights, classes) = (classifier.Featurizer, classifier.Weights, classifier.Classes);
-        int size = saved.InputSize, k = weights.Length;
+        var (saved, tail, classes) = (classifier.Trunk, classifier.Tail, classifier.Classes);
+        int size = saved.InputSize, k = tail.Classes;
 
         var onnx = ModelProto.Parser.ParseFrom(saved.Graph);
         var g = onnx.Graph;
@@ -50,8 +50,8 @@ internal static class OnnxExport
 
         // Features → logits = W·x + b → probabilities, predicted index.
         g.Output.Clear();
-        g.Initializer.Add(OnnxBuild.Floats($"{P}w", [k, saved.Channels], weights.SelectMany(w => w).ToArray()));
-        g.Initializer.Add(OnnxBuild.Floats($"{P}b", [k], classifier.Biases));
+        g.Initializer.Add(OnnxBuild.Floats($"{P}w", [k, saved.Channels], tail.Weights));
+        g.Initializer.Add(OnnxBuild.Floats($"{P}b", [k], tail.Bias));
         g.Node.Add(OnnxBuild.Node("Gemm", [FeaturizerGraph.OutputName, $"{P}w", $"{P}b"], [$"{P}logits"], OnnxBuild.Attr("transB", 1)));
         g.Node.Add(OnnxBuild.Node("Softmax", [$"{P}logits"], [ProbabilitiesName], OnnxBuild.Attr("axis", 1)));
         g.Node.Add(OnnxBuild.Node("ArgMax", [$"{P}logits"], [PredictedName], OnnxBuild.Attr("axis", 1), OnnxBuild.Attr("keepdims", 0)));

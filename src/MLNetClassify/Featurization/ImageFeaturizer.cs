@@ -61,6 +61,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     {
         _mlContext = mlContext ?? throw new ArgumentNullException(nameof(mlContext));
         _backbone = backbone;
+        Graph = graph;
         _options = options ?? new FeaturizerOptions();
         if (_options.BatchSize < 0)
             throw new ArgumentOutOfRangeException(nameof(options), _options.BatchSize, "BatchSize must be positive (or 0 for the device's default).");
@@ -90,6 +91,9 @@ public sealed partial class ImageFeaturizer : IDisposable
     }
 
     private readonly Func<string, int, bool, FeatureCache> _openCache;
+
+    /// <summary>The featurizer graph this runs (preprocessing, backbone, pooling): a classifier model's trunk.</summary>
+    internal byte[] Graph { get; }
 
     /// <summary>Values per image.</summary>
     public int Dimensions { get; }

@@ -43,8 +43,14 @@ public sealed record TrainingResult<TModel>(TModel Model, IReadOnlyList<string> 
     /// <summary>Metrics on the test images; set by the workflow when the split has test images.</summary>
     public EvaluationSummary? Test { get; init; }
 
-    /// <summary>The model's softmax layer, which also scores features made by the batched featurizer.</summary>
+    /// <summary>The model's softmax layer as ML.NET's transformer (what the saved chain holds).</summary>
     internal MulticlassPredictionTransformer<MaximumEntropyModelParameters>? Head { get; init; }
+
+    /// <summary>The trained softmax layer itself: the classifier model's tail, from which <see cref="Head"/> was made.</summary>
+    internal SoftmaxLayer? Tail { get; init; }
+
+    /// <summary>The featurizer graph the tail was trained on (the classifier model's trunk); null for trainers fed features.</summary>
+    internal byte[]? TrunkGraph { get; init; }
 
     /// <summary>The files the head trained on (the featurized training images; in-memory images are not listed).</summary>
     internal Data.TrainedImageList? TrainedImages { get; init; }

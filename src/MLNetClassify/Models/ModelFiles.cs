@@ -56,14 +56,40 @@ internal static class ModelFiles
     /// <see cref="ClassifierModel.HeadEntry"/>, which lets retraining read its parts without an ML.NET load.
     /// </summary>
     public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, string? trainingRecord = null,
-        TrainedImageList? trainedImages = null)
+        TrainedImageList? trainedImages = null) =>
+        Save(mlContext, model, inputSchema, null, path, trainingRecord, trainedImages);
+
+    /// <summary>
+    /// Saves <paramref name="classifier"/>: the stock ML.NET chain generated from it (<see cref="ClassifierModel.ToChain"/>)
+    /// and its <see cref="ClassifierModel.HeadEntry"/> written from the model itself; otherwise as
+    /// <see cref="Save(MLContext, ITransformer, DataViewSchema, string, string?, TrainedImageList?)"/>.
+    /// </summary>
+    public static void Save(MLContext mlContext, ClassifierModel classifier, string path, string? trainingRecord = null, TrainedImageList? trainedImages = null)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        var (model, inputSchema) = classifier.ToChain(mlContext);
+        try
+        {
+            Save(mlContext, model, inputSchema, classifier, path, trainingRecord, trainedImages);
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    private static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, ClassifierModel? classifier, string path, string? trainingRecord,
+        TrainedImageList? trainedImages)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         using var buffer = new MemoryStream();
         mlContext.Model.Save(model, inputSchema, buffer);
         byte[]? head;
         using (var written = new ZipArchive(new MemoryStream(buffer.GetBuffer(), 0, (int)buffer.Length, writable: false), ZipArchiveMode.Read))
-            head = ClassifierModel.Record(mlContext, model, written);
+            head = classifier is null ? ClassifierModel.Record(mlContext, model, written)
+                : FindFeaturizerGraph(written) is { } graph && graph.Featurizer.Graph.AsSpan().SequenceEqual(classifier.Trunk.Graph)
+                    ? classifier.Record(graph.Entry, written)
+                    : throw new InvalidOperationException("The chain generated from the classifier model does not hold its trunk graph.");
         using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
         {
             if (head is not null)

@@ -82,7 +82,7 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
         var training = new SoftmaxHeadTrainer(_options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views, initial, known, seen);
 
         var featurizing = new ImageFeaturizingEstimator(_mlContext, _options.FeatureColumnName, _options.ImageColumnName, _options.Backbone,
-            _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice, graph: WarmStart?.Featurizer.Graph);
+            _options.ImageFolder, featurizer.Device, _options.Featurizer.RequireDevice, graph: WarmStart?.Trunk.Graph);
         var featurizerModel = featurizing.Fit(input);
         var headSchema = featurizerModel.GetOutputSchema(input.Schema);
         var head = StockSoftmaxLayer.Create(_mlContext, training.Model, headSchema, _options.FeatureColumnName, _options.LabelColumnName);
@@ -94,6 +94,8 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
             UnlabeledRows = unlabeled,
             DeviceFallback = featurizer.FallbackReason,
             Head = head,
+            Tail = training.Model,
+            TrunkGraph = featurizer.Graph,
             TrainedImages = trained,
         };
     }
@@ -108,17 +110,17 @@ public sealed class ImageClassifierEstimator : IEstimator<TransformerChain<ITran
     /// <summary>The saved head's weights and biases for the classes it knows, by name, zeros for new classes; and which it knew.</summary>
     private static (SoftmaxLayer, bool[]) InitialHead(Models.ClassifierModel old, IReadOnlyList<string> classes, int d)
     {
-        if (old.Weights[0].Length != d)
-            throw new InvalidDataException($"The saved head takes {old.Weights[0].Length} features, its featurizer gives {d}.");
+        if (old.Tail.Features != d)
+            throw new InvalidDataException($"The saved head takes {old.Tail.Features} features, its featurizer gives {d}.");
         var weights = new float[classes.Count * d];
         var bias = new float[classes.Count];
         var knew = new bool[classes.Count];
         for (int c = 0; c < classes.Count; c++)
         {
-            int known = old.Classes.ToList().IndexOf(classes[c]);
+            int known = old.ClassIndex(classes[c]);
             if (known < 0) continue;
-            old.Weights[known].CopyTo(weights.AsSpan(c * d, d));
-            bias[c] = old.Biases[known];
+            old.Tail.Weights.AsSpan(known * d, d).CopyTo(weights.AsSpan(c * d, d));
+            bias[c] = old.Tail.Bias[known];
             knew[c] = true;
         }
         return (new SoftmaxLayer(weights, bias, d), knew);

@@ -26,13 +26,12 @@ public class ClassifierModelTests
     private static void AssertSameParts(ClassifierModel expected, ClassifierModel actual)
     {
         Assert.Equal(expected.Classes, actual.Classes);
-        Assert.Equal(expected.Biases, actual.Biases); // bit for bit
-        Assert.Equal(expected.Weights.Length, actual.Weights.Length);
-        for (int k = 0; k < expected.Weights.Length; k++)
-            Assert.Equal(expected.Weights[k], actual.Weights[k]);
-        Assert.Equal(expected.Featurizer.Graph, actual.Featurizer.Graph);
-        Assert.Equal((expected.Featurizer.BackboneName, expected.Featurizer.InputSize, expected.Featurizer.Channels),
-            (actual.Featurizer.BackboneName, actual.Featurizer.InputSize, actual.Featurizer.Channels));
+        Assert.Equal(expected.Tail.Bias, actual.Tail.Bias); // bit for bit
+        Assert.Equal(expected.Tail.Weights, actual.Tail.Weights);
+        Assert.Equal(expected.Tail.Features, actual.Tail.Features);
+        Assert.Equal(expected.Trunk.Graph, actual.Trunk.Graph);
+        Assert.Equal((expected.Trunk.BackboneName, expected.Trunk.InputSize, expected.Trunk.Channels),
+            (actual.Trunk.BackboneName, actual.Trunk.InputSize, actual.Trunk.Channels));
         Assert.True(expected.TrainedImages!.SetEquals(actual.TrainedImages!));
     }
 
@@ -73,7 +72,7 @@ public class ClassifierModelTests
         (loaded as IDisposable)?.Dispose();
         Assert.Null(ClassifierModel.TryReadRecorded(stock));
         var viaRead = ClassifierModel.Read(ml, stock, "test");
-        Assert.Equal(throughMlNet.Weights[0], viaRead.Weights[0]);
+        Assert.Equal(throughMlNet.Tail.Weights, viaRead.Tail.Weights);
         Assert.Null(viaRead.TrainedImages);
     }
 
