@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# predict (ML.NET's own ONNX step) on CUDA against the CPU, with ORT's default TF32 and under NVIDIA_TF32_OVERRIDE=0.
+# predict on CUDA against the CPU, with ORT's default TF32 and under NVIDIA_TF32_OVERRIDE=0 (on a classifier zip, predict runs
+# the library's featurizer, TF32 off unless asked; before 2026-12-05 it ran ML.NET's own ONNX step, which takes ORT's default).
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 source "$D/unpack-env.sh" > /dev/null 2>&1 || { echo "unpack failed"; exit 10; }
