@@ -136,6 +136,7 @@ internal sealed partial class TailTrainer : IDisposable
         }
         _lossValue?.Dispose();
         _runOptions.Dispose();
+        _forward?.Dispose();
         _session?.Dispose();
     }
 }
