@@ -37,7 +37,9 @@ internal static class FineTuneLab
                 case "conv": training = training with { ConvLearningRate = F() }; break;
                 case "head": training = training with { HeadLearningRate = F() }; break;
                 case "wd": training = training with { WeightDecay = F() }; break;
+                case "mixup": training = training with { Mixup = F() }; break;
                 case "batch": training = training with { BatchSize = int.Parse(kv[1]) }; break;
+                case "arena": training = training with { MemoryArena = kv[1] == "1" }; break;
                 case "views": views = int.Parse(kv[1]); break;
                 case "patience": options = options with { EarlyStoppingPatience = int.Parse(kv[1]) }; break;
                 default: throw new ArgumentException($"unknown option {kv[0]}");
@@ -54,7 +56,7 @@ internal static class FineTuneLab
         var featurizerOptions = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") };
         Console.WriteLine($"CPU: {TuningLab.CpuName()} ({Environment.ProcessorCount} logical cores); {set}: {split.Train.Count} training / {split.Test.Count} test images");
         Console.WriteLine($"fine-tune: {epochs} epochs at most, {views} augmented view(s), conv rate {training.ConvLearningRate}, head rate {training.HeadLearningRate}, " +
-            $"weight decay {training.WeightDecay}, batch {training.BatchSize}, {training.Optimizer}, patience {options.EarlyStoppingPatience}, {options.Schedule}");
+            $"weight decay {training.WeightDecay}, batch {training.BatchSize}, mixup {training.Mixup}, {training.Optimizer}, patience {options.EarlyStoppingPatience}, {options.Schedule}");
 
         // Head only: the default training (its features cached by an earlier run count as featurizing time here).
         var clock = Stopwatch.StartNew();

@@ -41,8 +41,16 @@ internal sealed class StageFineTuner
     }
 
     /// <summary>ResNet18's last stage (stage-3 maps 256×14×14 in, 512 channels out) in <paramref name="featurizerGraph"/>, a ResNet18 featurizer graph at 224.</summary>
-    public static StageFineTuner ResNet18(byte[] featurizerGraph) => new(featurizerGraph, BackboneTails.ResNet18Stage3, BackboneTails.ResNet18Stage4,
-        [BackboneTails.ResNet18Stage3Channels, 14, 14], BackboneTails.ResNet18Stage4Channels);
+    /// <exception cref="ArgumentException">The graph is not a pooled ResNet18 featurizer graph at 224 pixels.</exception>
+    public static StageFineTuner ResNet18(byte[] featurizerGraph)
+    {
+        ArgumentNullException.ThrowIfNull(featurizerGraph);
+        if (!Backbones.FeaturizerGraph.TryDescribe(ModelProto.Parser.ParseFrom(featurizerGraph), out var name, out int size, out int channels)
+            || size != 224 || channels != BackboneTails.ResNet18Stage4Channels)
+            throw new ArgumentException("Only ResNet18's pooled featurizer graph at 224 pixels has its last stage fine-tuned here" +
+                (name.Length > 0 ? $"; this one is '{name}' at {size} pixels with {channels} features." : "; this graph is not one."), nameof(featurizerGraph));
+        return new(featurizerGraph, BackboneTails.ResNet18Stage3, BackboneTails.ResNet18Stage4, [BackboneTails.ResNet18Stage3Channels, 14, 14], BackboneTails.ResNet18Stage4Channels);
+    }
 
     public byte[] FeaturizerGraph { get; }
     public string From { get; }

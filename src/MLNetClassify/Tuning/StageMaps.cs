@@ -109,6 +109,8 @@ internal sealed class StageMaps
                     if (v == 0) readable.Add(start + result.SourceIndices[r]);
                 }
                 if (v == 0) skipped.AddRange(result.Skipped.Select(s => s with { Index = start + s.Index }));
+                // Each chunk leaves tens of MB of float32 arrays on the large-object heap: collected now, they do not pile up into the peak.
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true);
                 done += chunk.Count;
                 progress?.Report(new(done, total, done / Math.Max(clock.Elapsed.TotalSeconds, 1e-3)));
             }

@@ -27,6 +27,7 @@ internal sealed partial class TailTrainer
         int correct = 0;
         foreach (var (_, rows, batch) in Batches(read, labels, order, cancellationToken))
         {
+            if (_options.Mixup > 0) Mix(batch, new Random(HashCode.Combine(_options.Seed, step)));
             Run(batch);
             if (!float.IsFinite(_loss[0]))
                 throw new InvalidOperationException($"The training loss became {_loss[0]} at step {step}: the learning rates are too high for this data.");
@@ -55,7 +56,7 @@ internal sealed partial class TailTrainer
         if (rows.Length == 0) return (double.NaN, double.NaN);
         // The loss graph (same inputs as the step, no gradients) in a session of its own, made on first use.
         _forward ??= OrtSessions.Create(StepGraph.Build(Tail, 0f, withGradients: false).Model,
-            _options.IntraOpThreads > 0 ? _options.IntraOpThreads : Environment.ProcessorCount, Device, requireDevice: false, tf32: false, out _, out _);
+            _options.IntraOpThreads > 0 ? _options.IntraOpThreads : Environment.ProcessorCount, Device, requireDevice: false, tf32: false, out _, out _, arena: _options.MemoryArena);
         int classes = Tail.Classes;
         var scratch = new float[classes];
         double loss = 0;
@@ -74,6 +75,37 @@ internal sealed partial class TailTrainer
             }
         }
         return (loss / rows.Length, (double)correct / rows.Length);
+    }
+
+    private float[]? _mixScratch;
+
+    /// <summary>
+    /// Mixup on the tail's inputs (manifold mixup at the cut): each row becomes λ·itself + (1 − λ)·another row of the
+    /// batch, targets likewise, λ drawn uniformly from [1 − m/2, 1] (m: <see cref="TailTrainingOptions.Mixup"/>) so that a
+    /// row's own label stays the larger part (and its accuracy is counted against it). Fixed cached views otherwise let a
+    /// stage memorise the training images within an epoch.
+    /// </summary>
+    private void Mix(Batch batch, Random rng)
+    {
+        int n = batch.Targets.Length / batch.Classes, per = batch.X.Length / n, k = batch.Classes;
+        if (n < 2) return;
+        if (_mixScratch is null || _mixScratch.Length < batch.X.Length + batch.Targets.Length)
+            _mixScratch = new float[batch.X.Length + batch.Targets.Length];
+        batch.X.CopyTo(_mixScratch, 0);
+        batch.Targets.CopyTo(_mixScratch, batch.X.Length);
+        var partner = Enumerable.Range(0, n).ToArray();
+        rng.Shuffle(partner);
+        for (int i = 0; i < n; i++)
+        {
+            float lambda = 1 - _options.Mixup / 2 * (float)rng.NextDouble();
+            int j = partner[i];
+            var x = batch.X.AsSpan(i * per, per);
+            TensorPrimitives.Multiply(x, lambda, x);
+            TensorPrimitives.MultiplyAdd(_mixScratch.AsSpan(j * per, per), 1 - lambda, x, x);
+            var t = batch.Targets.AsSpan(i * k, k);
+            TensorPrimitives.Multiply(t, lambda, t);
+            TensorPrimitives.MultiplyAdd(_mixScratch.AsSpan(batch.X.Length + j * k, k), 1 - lambda, t, t);
+        }
     }
 
     /// <summary>A copy of every parameter's current values, in group order.</summary>

@@ -75,6 +75,13 @@ public class StageFineTunerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ResNet18_GraphAtAnotherSize_SaysWhy()
+    {
+        var e = Assert.Throws<ArgumentException>(() => StageFineTuner.ResNet18(FeaturizerGraph.Build(BackboneCatalog.ResNet18AtSize(160))));
+        Assert.Contains("at 160 pixels", e.Message);
+    }
+
+    [Fact]
     public void Tune_Cancelled_Throws()
     {
         var (tuner, images, _) = Setup(4);
