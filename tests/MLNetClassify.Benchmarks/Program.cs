@@ -67,6 +67,9 @@ if (args.Length >= 4 && args[0] == "zipfuzz")
     return MLNetClassify.Benchmarks.ZipFuzzLab.Run(args[1], args[2], args[3], args.Length > 4 ? int.Parse(args[4]) : 1000, args.Length > 5 ? int.Parse(args[5]) : 1,
         args.Length > 6 ? args[6] : null);
 // One training step of ResNet18's last stage on 224-pixel images' stage-3 maps, per image: ... -- tuninglab [BATCH=32] [STEPS=5]
+// Head-only against fine-tuning ResNet18's last stage on a shared split: ... -- finetunelab SET [EPOCHS=4] [valid] [conv=X head=X views=N wd=X patience=N batch=N sgd]
+if (args.Length >= 2 && args[0] == "finetunelab")
+    return MLNetClassify.Benchmarks.FineTuneLab.Run(args[1], args[2..]);
 if (args.Length >= 1 && args[0] == "tuninglab")
     return MLNetClassify.Benchmarks.TuningLab.Run(args.Length > 1 ? int.Parse(args[1]) : 32, args.Length > 2 ? int.Parse(args[2]) : 5);
 if (args.Length == 1 && args[0] == "calibration-rms")

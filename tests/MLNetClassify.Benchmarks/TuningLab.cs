@@ -39,7 +39,7 @@ internal static class TuningLab
         return 0;
     }
 
-    private static string CpuName()
+    internal static string CpuName()
     {
         const string path = "/proc/cpuinfo";
         var line = File.Exists(path) ? File.ReadLines(path).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;

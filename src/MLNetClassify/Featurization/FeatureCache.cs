@@ -15,7 +15,8 @@ namespace MLNetClassify.Featurization;
 /// of an older format is a plain miss. Shards written by several processes into one folder merge by copying files.
 /// Features computed with TF32 on CUDA live in a folder of their own (the graph key with "-tf32"): they differ from
 /// float32 features by more than float32 rounding. CPU and CUDA float32 features share a folder, as they agree to
-/// within what <c>gpu-check</c> asserts.
+/// within what <c>gpu-check</c> asserts. Large unpooled maps (a backbone cut before its last stage, for fine-tuning) may
+/// be stored as float16 (".f16" entries, half the bytes), read back as float32.
 /// </summary>
 internal sealed class FeatureCache
 {
@@ -38,15 +39,17 @@ internal sealed class FeatureCache
     }
 
     /// <summary>The cache for an already built featurizer graph (one read back from a saved model).</summary>
-    internal FeatureCache(string directory, string backboneName, byte[] graph, int dimensions, bool tf32 = false)
-        : this(directory, GraphKey(backboneName, graph), dimensions, tf32)
+    /// <remarks>With <c>half</c>, the values are stored as float16 (entries of their own kind, ".f16").</remarks>
+    internal FeatureCache(string directory, string backboneName, byte[] graph, int dimensions, bool tf32 = false, bool half = false)
+        : this(directory, GraphKey(backboneName, graph), dimensions, tf32, half)
     {
     }
 
-    private FeatureCache(string directory, string graphKey, int dimensions, bool tf32)
+    private FeatureCache(string directory, string graphKey, int dimensions, bool tf32, bool half = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Dimensions = dimensions;
+        StoresHalf = half;
         Folder = Path.Combine(Path.GetFullPath(directory), tf32 ? graphKey + "-tf32" : graphKey);
         Directory.CreateDirectory(Folder);
     }
@@ -56,6 +59,11 @@ internal sealed class FeatureCache
 
     /// <summary>Values per entry.</summary>
     public int Dimensions { get; }
+
+    /// <summary>True when entries hold float16 values (2 bytes each) rather than float32.</summary>
+    public bool StoresHalf { get; }
+
+    private int ValueBytes => StoresHalf ? 2 : 4;
 
     /// <summary>Hex SHA-256 of the file's bytes.</summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
@@ -80,14 +88,18 @@ internal sealed class FeatureCache
             problem = $"cache entry {path} cannot be read ({e.Message}); featurizing again";
             return false;
         }
-        problem = Check(bytes, destination.Length, contentKey);
+        problem = Check(bytes, destination.Length, contentKey, ValueBytes);
         if (problem is not null)
         {
             problem = problem == OlderFormat ? null : $"cache entry {path} is damaged ({problem}); featurizing again";
             return false;
         }
-        for (int i = 0; i < destination.Length; i++)
-            destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(HeaderBytes + 4 * i));
+        if (StoresHalf)
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(HeaderBytes + 2 * i));
+        else
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(HeaderBytes + 4 * i));
         return true;
     }
 
@@ -97,9 +109,13 @@ internal sealed class FeatureCache
     {
         if (values.Length != Dimensions)
             throw new ArgumentException($"Expected {Dimensions} values, got {values.Length}.", nameof(values));
-        var bytes = new byte[HeaderBytes + 4 * values.Length];
-        for (int i = 0; i < values.Length; i++)
-            BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(HeaderBytes + 4 * i), values[i]);
+        var bytes = new byte[HeaderBytes + ValueBytes * values.Length];
+        if (StoresHalf)
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(HeaderBytes + 2 * i), (Half)values[i]);
+        else
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(HeaderBytes + 4 * i), values[i]);
         Magic.CopyTo(bytes, 0);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), Version);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(12), values.Length);
@@ -123,20 +139,22 @@ internal sealed class FeatureCache
         var to = Path.GetFullPath(destination);
         int copied = 0, present = 0;
         var damaged = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(from, "*.f32", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        var files = Directory.EnumerateFiles(from, "*.f32", SearchOption.AllDirectories).Concat(Directory.EnumerateFiles(from, "*.f16", SearchOption.AllDirectories));
+        foreach (var file in files.Order(StringComparer.Ordinal))
         {
+            int valueBytes = file.EndsWith(".f16", StringComparison.Ordinal) ? 2 : 4;
             var relative = Path.GetRelativePath(from, file);
             var target = Path.Combine(to, relative);
             var bytes = File.ReadAllBytes(file);
             var key = Path.GetFileNameWithoutExtension(file);
             int dimensions = bytes.Length >= HeaderBytes ? BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)) : -1;
-            var problem = dimensions < 0 ? "too short" : Check(bytes, dimensions, key);
+            var problem = dimensions < 0 ? "too short" : Check(bytes, dimensions, key, valueBytes);
             if (problem is not null)
             {
                 damaged.Add($"{file}: {problem}");
                 continue;
             }
-            if (File.Exists(target) && Check(File.ReadAllBytes(target), dimensions, key) is null)
+            if (File.Exists(target) && Check(File.ReadAllBytes(target), dimensions, key, valueBytes) is null)
             {
                 present++;
                 continue;
@@ -151,12 +169,12 @@ internal sealed class FeatureCache
     private const string OlderFormat = "an entry of an older format";
 
     /// <summary>Null when <paramref name="bytes"/> is a sound entry of <paramref name="dimensions"/> values for the image <paramref name="contentKey"/>; else what is wrong.</summary>
-    private static string? Check(byte[] bytes, int dimensions, string contentKey)
+    private static string? Check(byte[] bytes, int dimensions, string contentKey, int valueBytes)
     {
         if (bytes.Length >= 12 && bytes.AsSpan(0, 8).SequenceEqual(Magic) && BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)) is > 0 and < Version)
             return OlderFormat;
-        if (bytes.Length != HeaderBytes + 4 * dimensions)
-            return $"{bytes.Length} bytes, expected {HeaderBytes + 4 * dimensions}";
+        if (bytes.Length != HeaderBytes + (long)valueBytes * dimensions)
+            return $"{bytes.Length} bytes, expected {HeaderBytes + (long)valueBytes * dimensions}";
         if (!bytes.AsSpan(0, 8).SequenceEqual(Magic) || BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)) != Version)
             return $"not a version-{Version} MLNetClassify feature entry";
         if (BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)) != dimensions)
@@ -169,7 +187,7 @@ internal sealed class FeatureCache
         return key == contentKey ? null : $"it holds the features of another image (content key {key[..12]}…), copied or renamed over this one's";
     }
 
-    private string EntryPath(string contentKey) => Path.Combine(Folder, contentKey[..2], contentKey + ".f32");
+    private string EntryPath(string contentKey) => Path.Combine(Folder, contentKey[..2], contentKey + (StoresHalf ? ".f16" : ".f32"));
 
     private static string GraphKey(BackboneSpec backbone) => GraphKeys.GetOrAdd(backbone, b => GraphKey(b.Name, FeaturizerGraph.Build(b)));
 

@@ -52,8 +52,9 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// Runs an already built featurizer graph (one read back from a saved model, <c>ModelFiles.ReadFeaturizerGraph</c>);
     /// <paramref name="backbone"/> supplies its name, input size and feature count.
     /// </summary>
-    internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options)
-        : this(mlContext, backbone, graph, options, (folder, d, tf32) => new FeatureCache(folder, backbone.Name, graph, d, tf32))
+    /// <remarks>With <c>halfCache</c>, features are cached as float16 (large unpooled maps; see <see cref="FeatureCache.StoresHalf"/>).</remarks>
+    internal ImageFeaturizer(MLContext mlContext, BackboneSpec backbone, byte[] graph, FeaturizerOptions? options, bool halfCache = false)
+        : this(mlContext, backbone, graph, options, (folder, d, tf32) => new FeatureCache(folder, backbone.Name, graph, d, tf32, halfCache))
     {
     }
 

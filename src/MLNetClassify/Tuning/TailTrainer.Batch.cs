@@ -27,7 +27,7 @@ internal sealed partial class TailTrainer
         public int Classes { get; }
 
         /// <summary>Rows whose largest logit is their label.</summary>
-        public int Correct(int[] labels, ReadOnlySpan<int> rows)
+        public int Correct(IReadOnlyList<int> labels, ReadOnlySpan<int> rows)
         {
             int correct = 0;
             for (int i = 0; i < rows.Length; i++)

@@ -35,7 +35,7 @@ internal sealed partial class TailTrainer : IDisposable
         try
         {
             _session = OrtSessions.Create(Step.Model, _options.IntraOpThreads > 0 ? _options.IntraOpThreads : Environment.ProcessorCount,
-                _options.Device, requireDevice: false, tf32: false, out var actual, out var reason);
+                _options.Device, requireDevice: false, tf32: false, out var actual, out var reason, arena: _options.MemoryArena);
             Device = actual;
             FallbackReason = reason;
             var convParameters = tail.Nodes.Where(n => n.OpType == "Conv").SelectMany(n => n.Input.Skip(1)).ToHashSet();
@@ -136,6 +136,7 @@ internal sealed partial class TailTrainer : IDisposable
         }
         _lossValue?.Dispose();
         _runOptions.Dispose();
+        _forward?.Dispose();
         _session?.Dispose();
     }
 }

@@ -27,11 +27,20 @@ internal sealed record TailTrainingOptions
     public float WeightDecay { get; init; } = 1e-4f;
 
     public float LabelSmoothing { get; init; }
+
+    /// <summary>
+    /// Mixup strength m in [0, 1] for <see cref="TailTrainer.TrainPass"/>: each training row is mixed with another row of
+    /// its batch, its own share λ drawn uniformly from [1 − m/2, 1]; 0 turns it off.
+    /// </summary>
+    public float Mixup { get; init; }
     public int Seed { get; init; } = 1;
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
 
     /// <summary>ONNX Runtime's intra-op threads; 0 for one per core.</summary>
     public int IntraOpThreads { get; init; }
+
+    /// <summary>Let ONNX Runtime pool its CPU buffers (its arena); off keeps the peak memory of a large stage down.</summary>
+    public bool MemoryArena { get; init; } = true;
 
     internal void Validate()
     {
@@ -40,6 +49,7 @@ internal sealed record TailTrainingOptions
         if (!(HeadLearningRate > 0) || !(ConvLearningRate >= 0))
             throw new ArgumentOutOfRangeException(nameof(HeadLearningRate), "The head's learning rate must be positive and the convolutions' zero or positive.");
         if (Momentum is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
+        if (Mixup is < 0 or > 1 || float.IsNaN(Mixup)) throw new ArgumentOutOfRangeException(nameof(Mixup), Mixup, "Mixup must be in [0, 1].");
         if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be zero or positive.");
     }
 }
