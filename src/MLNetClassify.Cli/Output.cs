@@ -69,17 +69,21 @@ internal static class Output
             EpochPhase.NewClasses => "new classes, epoch",
             EpochPhase.Refit => "refit on all training rows, epoch",
             EpochPhase.RefitNewClasses => "refit on all training rows, new classes, epoch",
+            EpochPhase.FineTune => "fine-tuning the last stage, epoch",
             _ => "epoch",
         };
+        string left = e.TimeLeft is { } t && t > TimeSpan.Zero ? $", about {t.TotalMinutes:F1} min left at most" : "";
+        if (e.Phase == EpochPhase.FineTune && e.Epoch == 0)
+            return $"{phase} 0 (the head alone): validation loss {e.ValidationLoss:F4}, validation accuracy {e.ValidationAccuracy:F3}";
         return e.ValidationLoss is { } loss
-            ? $"{phase} {e.Epoch}: loss {e.TrainLoss:F4}, validation loss {loss:F4}, validation accuracy {e.ValidationAccuracy:F3}"
-            : $"{phase} {e.Epoch}: loss {e.TrainLoss:F4}";
+            ? $"{phase} {e.Epoch}: loss {e.TrainLoss:F4}, validation loss {loss:F4}, validation accuracy {e.ValidationAccuracy:F3}{left}"
+            : $"{phase} {e.Epoch}: loss {e.TrainLoss:F4}{left}";
     }
 
     /// <summary>Every tenth training epoch (and the first) as a plain line on stderr.</summary>
     private static IProgress<EpochMetrics> EpochLines() => new SyncProgress<EpochMetrics>(e =>
     {
-        if (!e.IsRefit && (e.Epoch == 1 || e.Epoch % 10 == 0))
+        if (e.Phase == EpochPhase.FineTune || (!e.IsRefit && (e.Epoch == 1 || e.Epoch % 10 == 0)))
             Console.Error.WriteLine($"  {EpochLine(e)}");
     });
 

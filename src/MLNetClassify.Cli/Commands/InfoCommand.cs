@@ -25,6 +25,12 @@ internal static class InfoCommand
 
         /// <summary>The model this one was retrained from (<c>retrain</c>); absent for a fresh training.</summary>
         public string? RetrainedFrom { get; init; }
+
+        /// <summary>Backbone stages fine-tuned with the head (<c>train --fine-tune</c>); absent when the head alone was trained.</summary>
+        public int? FineTunedStages { get; init; }
+
+        /// <summary>The fine-tuning epoch kept (0: none beat the head alone, the stage is as pretrained); absent without fine-tuning.</summary>
+        public int? FineTuneBestEpoch { get; init; }
     }
 
     /// <summary>The JSON line of <c>info --json</c>.</summary>

@@ -41,6 +41,9 @@ internal static class TrainCommand
         public int Tta { get; init; } = 1;
         public float LabelSmoothing { get; init; }
 
+        /// <summary>Backbone stages to fine-tune with the head (<c>train --fine-tune [N]</c>); 0: the head alone.</summary>
+        public int FineTune { get; init; }
+
         /// <summary>The saved model to retrain (<c>retrain --model</c>); null for a fresh training.</summary>
         public string? From { get; init; }
     }
@@ -125,9 +128,19 @@ internal static class TrainCommand
         {
             Description = "Train the head towards 1 − ε on the true class and ε spread over all classes (default 0: it lost on validation folds, docs/accuracy.md).",
         };
+        var fineTune = new Option<int>("--fine-tune")
+        {
+            Description = "Also train the backbone's last N stages (N = 1, the default when the option is given without a value: ResNet18's last two residual "
+                + "blocks) after the head, at lower rates, stopping early on validation images drawn from the training images; the saved model carries the "
+                + "tuned stage. Without it the backbone stays frozen. docs/fine-tuning.md has what it gained and cost.",
+            Arity = ArgumentArity.ZeroOrOne,
+            DefaultValueFactory = _ => 0,
+            CustomParser = r => r.Tokens.Count == 0 ? 1 : int.TryParse(r.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
+                : ParseError(r, $"--fine-tune takes a number of stages (1 or more); got '{r.Tokens[0].Value}'."),
+        };
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            model, backbone, featureNode, inputSize, features, labelSmoothing, weights, precision, report,
+            model, backbone, featureNode, inputSize, features, labelSmoothing, weights, precision, report, fineTune,
         };
         foreach (var option in shared.All) command.Options.Add(option);
         Verb.SetAction(command, (result, token) => Run(shared.Read(result, result.GetValue(model)!) with
@@ -140,6 +153,8 @@ internal static class TrainCommand
             Precision = result.GetValue(precision),
             Features = result.GetValue(features),
             LabelSmoothing = result.GetValue(labelSmoothing),
+            // Given without a number, the option means one stage (the parser is not asked for a value then).
+            FineTune = result.GetResult(fineTune) is { Implicit: false } given ? (given.Tokens.Count == 0 ? 1 : result.GetValue(fineTune)) : 0,
         }, token));
         return command;
     }
@@ -218,6 +233,7 @@ internal static class TrainCommand
             AugmentationSeed = args.Seed,
             TestTimeViews = args.Tta,
             ChooseTokenPooling = choosePooling,
+            FineTuneStages = args.FineTune,
         };
         var trained = Output.WithProgress("featurizing", (images, epochs) => args.From is null
             ? ClassifierWorkflow.Train(mlContext, split, options, images, epochs, token)
@@ -239,7 +255,11 @@ internal static class TrainCommand
         if (trained.PoolingValidationLoss is { } losses)
             Output.Step($"features chosen on validation rows: {Name(trained.ChosenPooling!.Value)} (validation loss "
                 + string.Join(", ", losses.Select(l => $"{Name(l.Key)} {l.Value:F4}")) + ")");
-        Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == MLNetClassify.Learning.EpochPhase.Train)}, then refit on all training rows");
+        if (trained.FineTunedStages > 0)
+            Output.Step($"fine-tuned the last stage: kept epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == MLNetClassify.Learning.EpochPhase.FineTune) - 1}"
+                + (trained.BestEpoch == 0 ? " (none beat the head alone on validation images: the stage stays as pretrained)" : ""));
+        else
+            Output.Step($"head: best epoch {trained.BestEpoch} of {trained.Epochs.Count(h => h.Phase == MLNetClassify.Learning.EpochPhase.Train)}, then refit on all training rows");
 
         token.ThrowIfCancellationRequested();
         // A retrained model keeps the old graph: its weight storage and precision are what the old record says.
@@ -257,6 +277,8 @@ internal static class TrainCommand
             AugmentedViews = args.Augment,
             LabelSmoothing = args.LabelSmoothing,
             RetrainedFrom = args.From is null ? null : Path.GetFullPath(args.From),
+            FineTunedStages = trained.FineTunedStages > 0 ? trained.FineTunedStages : null,
+            FineTuneBestEpoch = trained.FineTunedStages > 0 ? trained.BestEpoch : null,
         };
         ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord),
             trained.TrainedImages);
@@ -307,4 +329,10 @@ internal static class TrainCommand
         { Pooling: FeaturePooling.Average } => $"{backbone.Channels} features from",
         _ => $"{Name(backbone.Pooling)} pooling of",
     };
+
+    private static int ParseError(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return 0;
+    }
 }

@@ -19,6 +19,9 @@ public sealed record EpochMetrics(
     bool IsBest,
     EpochPhase Phase = EpochPhase.Train)
 {
+    /// <summary>An estimate of the time the rest of this phase takes if it does not stop early; null where none is made (the head's fast epochs).</summary>
+    public TimeSpan? TimeLeft { get; init; }
+
     /// <summary>Whether this epoch refits on all rows (no validation figures).</summary>
     public bool IsRefit => Phase is EpochPhase.Refit or EpochPhase.RefitNewClasses;
 }

@@ -14,4 +14,7 @@ public enum EpochPhase
 
     /// <summary>The refit of <see cref="NewClasses"/> on all rows; no validation.</summary>
     RefitNewClasses,
+
+    /// <summary>A backbone stage and the head trained together, validated on held-out training images (epoch 0: the head-only start).</summary>
+    FineTune,
 }

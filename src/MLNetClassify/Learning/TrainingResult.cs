@@ -40,6 +40,9 @@ public sealed record TrainingResult<TModel>(TModel Model, IReadOnlyList<string> 
     public Backbones.FeaturePooling? ChosenPooling =>
         PoolingValidationLoss?.OrderBy(p => p.Value).ThenBy(p => p.Key == Backbones.FeaturePooling.Average ? 0 : 1).First().Key;
 
+    /// <summary>Backbone stages trained with the head (0: the head alone).</summary>
+    public int FineTunedStages { get; init; }
+
     /// <summary>Metrics on the test images; set by the workflow when the split has test images.</summary>
     public EvaluationSummary? Test { get; init; }
 

@@ -43,6 +43,9 @@ public static partial class ClassifierWorkflow
             ImageColumnName = nameof(LabeledImage.ImagePath),
             ImageFolder = null,
         };
+        ArgumentOutOfRangeException.ThrowIfNegative(options.FineTuneStages);
+        if (options.FineTuneStages > 0)
+            return TrainFineTuned(mlContext, split, options, featurizationProgress, epochProgress, cancellationToken);
         if (options.ChooseTokenPooling && options.Backbone.PrefixTokens > 0)
             return TrainChoosingTokenPooling(mlContext, split, options, featurizationProgress, epochProgress, cancellationToken);
         using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);

@@ -65,4 +65,11 @@ public sealed record ImageClassifierOptions
     /// </summary>
     public bool ChooseTokenPooling { get; init; } = true;
 
+    /// <summary>
+    /// Backbone stages trained with the head by <c>ClassifierWorkflow.Train</c>: 0, the default, trains the head alone on
+    /// the frozen backbone; 1 fine-tunes the last stage (ResNet18 at 224 pixels: its last two residual blocks) after the
+    /// head, at lower rates, stopping early on validation images drawn from the training images (docs/fine-tuning.md).
+    /// </summary>
+    public int FineTuneStages { get; init; }
+
 }
