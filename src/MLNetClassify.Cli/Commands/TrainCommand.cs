@@ -250,7 +250,9 @@ internal static class TrainCommand
         var images = trained.Images!;
         Output.ReportSkipped(images.Skipped, "training");
         foreach (var warning in images.CacheWarnings) Output.Warn(warning);
-        if (args.Cache is not null)
+        if (args.Cache is not null && trained.FineTunedStages > 0)
+            Output.Step($"cache: {images.CacheHits} of {images.Features.Rows * (1 + Math.Max(1, args.Augment))} stage inputs (images and their views) read from {args.Cache}");
+        else if (args.Cache is not null)
             Output.Step($"cache: {images.CacheHits} of {images.Features.Rows + images.Skipped.Count} training images read from {args.Cache}");
         if (trained.PoolingValidationLoss is { } losses)
             Output.Step($"features chosen on validation rows: {Name(trained.ChosenPooling!.Value)} (validation loss "
