@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Last call on the GPU host, after the last stage.sh: every GPU measurement in one go, in about 4 minutes on an H200
-# host with 16 cores. Writes three files to $OUT (or /tmp/gpu-results): log.txt (everything printed),
+# host with 16 cores before the fine-tuning steps (added 2026-12-05; not yet run on a GPU, each step has its timeout). Writes three files to $OUT (or /tmp/gpu-results): log.txt (everything printed),
 # results.jsonl (each step's JSON line, named) and summary.md (the tables, printed last).
 #   1. gpu-check: CPU vs CUDA features with TF32 off and on; JPEG → features img/s and per-stage times per batch size
 #   2. train on the generated images: CUDA, CPU, CUDA with --tf32, CUDA again, the last three through one feature
 #      cache (TF32 features must not be read back as float32 ones; CPU ones are)
 #   3. gpu-check again under NVIDIA_TF32_OVERRIDE=0 (whether the libraries' switch also turns TF32 off in ONNX Runtime)
+#   4. train --fine-tune on the generated images with --device cuda, then on the CPU: time and test accuracy of each
 # usage: run-all.sh [IMAGES=4000] [BATCHES="1 16 64 256"]
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +46,14 @@ step train-cuda-cached 90 train --data "$DATA" --model /tmp/m-cached.zip --devic
 ls "$CACHE" >> "$SUMMARY"
 NVIDIA_TF32_OVERRIDE=0 step gpu-check-override 90 gpu-check --images 512 --batch 64 --dir "$DATA-override"
 grep -E '^CPU vs' "$LOG" | tail -2 | sed 's/^/override: /' >> "$SUMMARY"
+step fine-tune-cuda 300 train --data "$DATA" --model /tmp/m-tuned-cuda.zip --fine-tune --device cuda --require-device --cache "$CACHE"
+step fine-tune-cpu 600 train --data "$DATA" --model /tmp/m-tuned-cpu.zip --fine-tune --device cpu --cache "$CACHE"
+grep '"step":"fine-tune' "$JSONL" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    d = json.loads(line); r = d["result"] or {}
+    print("%s: exit %s, %s s, test accuracy %s, log-loss %s, kept epoch %s" % (d["step"], d["rc"], d["wall_s"], r.get("accuracy"), r.get("log_loss"), r.get("best_epoch")))
+' >> "$SUMMARY"
 rm -f "$R/.out"
 echo "---- summary"; cat "$SUMMARY"
 echo "---- results"; cat "$JSONL"

@@ -80,9 +80,19 @@ internal static class TrainCommand
         private readonly Option<ExecutionDevice> _device = CommonOptions.Device();
         private readonly Option<bool> _requireDevice = CommonOptions.RequireDevice();
         private readonly Option<bool> _tf32 = CommonOptions.Tf32();
+        private readonly Option<int> _fineTune = new("--fine-tune")
+        {
+            Description = "Also train the backbone's last N stages (N = 1, the default when the option is given without a value: ResNet18's last two residual "
+                + "blocks) after the head, at lower rates, stopping early on validation images drawn from the training images; the saved model carries the "
+                + "tuned stage. Without it the backbone stays frozen. docs/fine-tuning.md has what it gained and cost.",
+            Arity = ArgumentArity.ZeroOrOne,
+            DefaultValueFactory = _ => 0,
+            CustomParser = r => r.Tokens.Count == 0 ? 1 : int.TryParse(r.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
+                : ParseError(r, $"--fine-tune takes a number of stages (1 or more); got '{r.Tokens[0].Value}'."),
+        };
 
         public IEnumerable<Option> All =>
-            [_data, _split, _testFraction, _seed, _epochs, _augment, _tta, _cache, _noCache, _device, _requireDevice, _tf32, _allowEmpty, _allowOutside, _json];
+            [_data, _split, _testFraction, _seed, _epochs, _augment, _tta, _cache, _noCache, _device, _requireDevice, _tf32, _fineTune, _allowEmpty, _allowOutside, _json];
 
         public Settings Read(ParseResult result, string model) => new()
         {
@@ -101,6 +111,8 @@ internal static class TrainCommand
             Cache = CommonOptions.CacheFolder(result.GetValue(_cache), result.GetValue(_noCache)),
             Augment = result.GetValue(_augment),
             Tta = result.GetValue(_tta),
+            // Given without a number, the option means one stage (the parser is not asked for a value then).
+            FineTune = result.GetResult(_fineTune) is { Implicit: false } given ? (given.Tokens.Count == 0 ? 1 : result.GetValue(_fineTune)) : 0,
         };
     }
 
@@ -128,19 +140,9 @@ internal static class TrainCommand
         {
             Description = "Train the head towards 1 − ε on the true class and ε spread over all classes (default 0: it lost on validation folds, docs/accuracy.md).",
         };
-        var fineTune = new Option<int>("--fine-tune")
-        {
-            Description = "Also train the backbone's last N stages (N = 1, the default when the option is given without a value: ResNet18's last two residual "
-                + "blocks) after the head, at lower rates, stopping early on validation images drawn from the training images; the saved model carries the "
-                + "tuned stage. Without it the backbone stays frozen. docs/fine-tuning.md has what it gained and cost.",
-            Arity = ArgumentArity.ZeroOrOne,
-            DefaultValueFactory = _ => 0,
-            CustomParser = r => r.Tokens.Count == 0 ? 1 : int.TryParse(r.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
-                : ParseError(r, $"--fine-tune takes a number of stages (1 or more); got '{r.Tokens[0].Value}'."),
-        };
         var command = new Command("train", "Train a classifier on a folder of images (one sub-folder per label) and save it as an ML.NET model zip.")
         {
-            model, backbone, featureNode, inputSize, features, labelSmoothing, weights, precision, report, fineTune,
+            model, backbone, featureNode, inputSize, features, labelSmoothing, weights, precision, report,
         };
         foreach (var option in shared.All) command.Options.Add(option);
         Verb.SetAction(command, (result, token) => Run(shared.Read(result, result.GetValue(model)!) with
@@ -153,8 +155,6 @@ internal static class TrainCommand
             Precision = result.GetValue(precision),
             Features = result.GetValue(features),
             LabelSmoothing = result.GetValue(labelSmoothing),
-            // Given without a number, the option means one stage (the parser is not asked for a value then).
-            FineTune = result.GetResult(fineTune) is { Implicit: false } given ? (given.Tokens.Count == 0 ? 1 : result.GetValue(fineTune)) : 0,
         }, token));
         return command;
     }

@@ -19,9 +19,10 @@ public static partial class ClassifierWorkflow
     /// the training images are run to the stage's input once (and their augmented views; cached as float16 when the
     /// featurizer options name a cache), the head is trained first on the untuned stage's pooled output, then stage and
     /// head together at lower rates with early stopping on validation images drawn from the training images; the saved
-    /// chain carries the tuned stage in its featurizer graph (BatchNormalization folded).
+    /// chain carries the tuned stage in its featurizer graph (BatchNormalization folded). <paramref name="trunkGraph"/> is
+    /// the featurizer graph to tune: a saved model's when retraining (a tuned one too), else null for the backbone's own.
     /// </summary>
-    private static TrainingResult<ITransformer> TrainFineTuned(MLContext mlContext, DataSplit split, ImageClassifierOptions options,
+    private static TrainingResult<ITransformer> TrainFineTuned(MLContext mlContext, DataSplit split, ImageClassifierOptions options, byte[]? trunkGraph,
         IProgress<FeaturizationProgress>? featurizationProgress, IProgress<EpochMetrics>? epochProgress, CancellationToken cancellationToken)
     {
         if (options.FineTuneStages != 1)
@@ -30,7 +31,7 @@ public static partial class ClassifierWorkflow
         StageFineTuner tuner;
         try
         {
-            tuner = StageFineTuner.ResNet18(FeaturizerGraph.Build(backbone));
+            tuner = StageFineTuner.ResNet18(trunkGraph ?? FeaturizerGraph.Build(backbone));
         }
         catch (ArgumentException e)
         {
@@ -49,7 +50,8 @@ public static partial class ClassifierWorkflow
             throw new ArgumentException($"{empty.Count} of {classes.Count} classes have no readable training image: {string.Join(", ", empty.Take(5))}.");
 
         var history = new List<EpochMetrics>();
-        var tuningOptions = new StageFineTuningOptions { Training = new StageFineTuningOptions().Training with { Seed = options.Head.Seed } };
+        // The step graphs run where the featurizer runs (CUDA falls back to the CPU when it cannot start).
+        var tuningOptions = new StageFineTuningOptions { Training = new StageFineTuningOptions().Training with { Seed = options.Head.Seed, Device = options.Featurizer.Device } };
         var result = tuner.Tune(maps, labels, (features, rowLabels, v) =>
         {
             var head = new SoftmaxHeadTrainer(options.Head).Train(features, rowLabels, classes.Count, epochProgress, cancellationToken, views: v);
@@ -62,7 +64,9 @@ public static partial class ClassifierWorkflow
             epochProgress?.Report(metrics);
         }), cancellationToken);
 
-        var graph = StoredAs(tuner.FeaturizerWith(result), backbone.Weights);
+        // A saved graph keeps its own storage: float16 when its pretrained weights are stored so.
+        var storage = trunkGraph is null ? backbone.Weights : StoresHalf(trunkGraph) ? WeightStorage.Float16 : WeightStorage.Float32;
+        var graph = StoredAs(tuner.FeaturizerWith(result), storage);
         var trunk = new ClassifierTrunk(graph, backbone.Name, backbone.ResizeSize, tuner.OutputChannels);
         var classifier = new ClassifierModel(trunk, result.Head, classes);
         var (model, inputSchema) = classifier.ToChain(mlContext, options.Featurizer.Device);
@@ -106,6 +110,11 @@ public static partial class ClassifierWorkflow
                 model.Graph.Initializer.Remove(initializer);
         return Google.Protobuf.MessageExtensions.ToByteArray(model);
     }
+
+    /// <summary>Whether <paramref name="graph"/> stores weights as float16 (constants cast back to float32).</summary>
+    private static bool StoresHalf(byte[] graph) =>
+        global::Onnx.ModelProto.Parser.ParseFrom(graph).Graph.Node.Any(n => n.OpType == "Constant"
+            && n.Attribute.Any(a => a.T is { DataType: (int)global::Onnx.TensorProto.Types.DataType.Float16 }));
 
     /// <summary>An IProgress that reports on the caller's thread, in order.</summary>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

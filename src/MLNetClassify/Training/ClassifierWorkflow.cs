@@ -45,7 +45,7 @@ public static partial class ClassifierWorkflow
         };
         ArgumentOutOfRangeException.ThrowIfNegative(options.FineTuneStages);
         if (options.FineTuneStages > 0)
-            return TrainFineTuned(mlContext, split, options, featurizationProgress, epochProgress, cancellationToken);
+            return TrainFineTuned(mlContext, split, options, null, featurizationProgress, epochProgress, cancellationToken);
         if (options.ChooseTokenPooling && options.Backbone.PrefixTokens > 0)
             return TrainChoosingTokenPooling(mlContext, split, options, featurizationProgress, epochProgress, cancellationToken);
         using var featurizer = new ImageFeaturizer(mlContext, options.Backbone, options.Featurizer);
@@ -92,6 +92,9 @@ public static partial class ClassifierWorkflow
             ImageColumnName = nameof(LabeledImage.ImagePath),
             ImageFolder = null,
         };
+        ArgumentOutOfRangeException.ThrowIfNegative(options.FineTuneStages);
+        if (options.FineTuneStages > 0) // the saved graph's stage tuned again, under a head trained afresh on it
+            return TrainFineTuned(mlContext, split, options, old.Trunk.Graph, featurizationProgress, epochProgress, cancellationToken);
         using var featurizer = new ImageFeaturizer(mlContext, spec, old.Trunk.Graph, options.Featurizer);
         return TrainWith(mlContext, split, options, featurizer, old, featurizationProgress, epochProgress, cancellationToken);
     }
