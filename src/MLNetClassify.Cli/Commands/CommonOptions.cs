@@ -59,9 +59,8 @@ internal static class CommonOptions
 
     public static Option<ComputePrecision> Precision(string? note = null) => new("--precision")
     {
-        Description = "Backbone arithmetic on the CPU: Float32, or Int8 (convolutions quantized, the most sensitive kept float32; 3.5× ML.NET's featurization "
-            + "speed against 1.5× for Float32 in one bench run, docs/speed-and-memory.md; on the shared splits one test image of 1,210 fewer, 0.00 points in 5-fold; "
-            + "the graph is calibrated once per run, 12–15 s)." + note,
+        Description = "Backbone arithmetic on the CPU: Float32, or Int8 (convolutions quantized, the most sensitive kept float32; the graph is calibrated "
+            + "once per run). What Int8 gains in speed and costs in accuracy, measured: docs/speed-and-memory.md." + note,
         DefaultValueFactory = _ => ComputePrecision.Float32,
     };
 
