@@ -282,8 +282,12 @@ internal static class TrainCommand
             FineTunedStages = trained.FineTunedStages > 0 ? trained.FineTunedStages : null,
             FineTuneBestEpoch = trained.FineTunedStages > 0 ? trained.BestEpoch : null,
         };
-        ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord),
-            trained.TrainedImages);
+        // The zip is written from the classifier model: the stock chain generated from it, and its head record.
+        var json = System.Text.Json.JsonSerializer.Serialize(record, CliJson.Default.TrainingRecord);
+        if (ClassifierModel.Of(trained) is { } classifier)
+            ModelFiles.Save(mlContext, classifier, args.Model, json, trained.TrainedImages);
+        else
+            ModelFiles.Save(mlContext, trained.Model, trained.InputSchema!, args.Model, json, trained.TrainedImages);
         Output.Step($"model: {Path.GetFullPath(args.Model)} ({new FileInfo(args.Model).Length / 1e6:F1} MB)");
         var test = trained.Test;
         if (test is not null)

@@ -123,6 +123,13 @@ internal sealed partial record ClassifierModel(ClassifierTrunk Trunk, SoftmaxLay
         or Microsoft.ML.Transforms.Onnx.OnnxTransformer or MulticlassPredictionTransformer<MaximumEntropyModelParameters>
         or Microsoft.ML.Transforms.ValueToKeyMappingTransformer or Microsoft.ML.Transforms.KeyToValueMappingTransformer;
 
+    /// <summary>
+    /// The model a training run produced (its featurizer graph and trained softmax layer), or null for a trainer without
+    /// them (the pixel perceptrons).
+    /// </summary>
+    public static ClassifierModel? Of<TModel>(Learning.TrainingResult<TModel> training) where TModel : class, ITransformer =>
+        training is { Tail: { } tail, TrunkGraph: { } graph } ? new ClassifierModel(ClassifierTrunk.Of(graph), tail, training.Classes) : null;
+
     /// <summary>Class probabilities (class order) for one image's features: the tail's softmax(W·x + b).</summary>
     public float[] Probabilities(ReadOnlySpan<float> features) => Tail.Predict(features);
 

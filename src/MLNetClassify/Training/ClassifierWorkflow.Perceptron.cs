@@ -48,6 +48,8 @@ public static partial class ClassifierWorkflow
             InputSchema = inputSchema,
             Test = test,
             Head = fit.Head,
+            Tail = fit.Tail,
+            TrunkGraph = fit.TrunkGraph,
             TrainedImages = fit.TrainedImages,
         };
 
