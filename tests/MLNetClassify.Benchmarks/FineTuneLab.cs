@@ -16,7 +16,8 @@ namespace MLNetClassify.Benchmarks;
 /// Head-only training (the library's default, <see cref="ClassifierWorkflow.Train"/>) against fine-tuning ResNet18's last
 /// stage (<see cref="StageFineTuner"/>) on a shared split: validation and test accuracy and log-loss, wall time
 /// (featurizing and training apart), peak working set. Caches under $TMPDIR/mlnc-finetunelab (the first run featurizes).
-/// ... -- finetunelab SET [EPOCHS=4] [valid] [conv=X] [head=X] [views=N] [wd=X] [patience=N] [batch=N] [sgd]
+/// ... -- finetunelab SET [EPOCHS=4] [valid] [conv=X] [head=X] [views=N] [wd=X] [patience=N] [batch=N] [sgd] [crops [croponly]]
+/// "crops": each epoch e also trains on a fresh random resized crop (featurizer view 1 + e), featurized then and dropped after; "croponly": that crop alone, not the cached views.
 /// With "valid" the test rows are never read: a quarter of the training rows (stratified, seed 7) stands in for them.
 /// </summary>
 internal static class FineTuneLab
@@ -45,6 +46,7 @@ internal static class FineTuneLab
                 default: throw new ArgumentException($"unknown option {kv[0]}");
             }
         }
+        if (args.Contains("croponly")) options = options with { EpochViewOnly = true };
         if (args.Contains("sgd")) training = training with { Optimizer = HeadOptimizer.Momentum };
         options = options with { Training = training };
         if (args.Contains("valid"))
@@ -55,7 +57,7 @@ internal static class FineTuneLab
         string work = Path.Combine(Path.GetTempPath(), "mlnc-finetunelab");
         var featurizerOptions = new FeaturizerOptions { CacheDirectory = Path.Combine(work, "cache") };
         Console.WriteLine($"CPU: {TuningLab.CpuName()} ({Environment.ProcessorCount} logical cores); {set}: {split.Train.Count} training / {split.Test.Count} test images");
-        Console.WriteLine($"fine-tune: {epochs} epochs at most, {views} augmented view(s), conv rate {training.ConvLearningRate}, head rate {training.HeadLearningRate}, " +
+        Console.WriteLine($"fine-tune: {epochs} epochs at most, {views} augmented view(s){(args.Contains("crops") ? options.EpochViewOnly ? ", trained on a fresh crop per epoch alone" : " + a fresh crop per epoch" : "")}, conv rate {training.ConvLearningRate}, head rate {training.HeadLearningRate}, " +
             $"weight decay {training.WeightDecay}, batch {training.BatchSize}, mixup {training.Mixup}, {training.Optimizer}, patience {options.EarlyStoppingPatience}, {options.Schedule}");
 
         // Head only: the default training (its features cached by an earlier run count as featurizing time here).
@@ -80,6 +82,14 @@ internal static class FineTuneLab
         double headSeconds = 0;
         var progress = new SyncProgress<StageEpochProgress>(p => Console.WriteLine(
             $"  epoch {p.Metrics.Epoch}: train loss {p.Metrics.TrainLoss:F4} acc {p.Metrics.TrainAccuracy:F4}; validation loss {p.Metrics.ValidationLoss:F4} acc {p.Metrics.ValidationAccuracy:F4}{(p.Metrics.IsBest ? " *" : "")}; {p.Elapsed.TotalSeconds:F0} s, ~{p.Left.TotalSeconds:F0} s left"));
+        var sources = maps.SourceIndices.Select(i => ImageSource.FromFile(split.Train[i].ImagePath)).ToList();
+        Func<int, CancellationToken, StageMaps>? epochView = !args.Contains("crops") ? null : (epoch, token) =>
+        {
+            var watch = Stopwatch.StartNew();
+            var view = tuner.FeaturizeView(ml, BackboneCatalog.ResNet18, sources, 1 + epoch, 1, featurizerOptions, token);
+            Console.WriteLine($"  epoch {epoch}: crop view {1 + epoch} featurized in {watch.Elapsed.TotalSeconds:F0} s ({view.CacheHits} from the cache); working set {Environment.WorkingSet / 1048576.0:F0} MiB");
+            return view;
+        };
         var result = tuner.Tune(maps, labels, (features, rowLabels, v) =>
         {
             var watch = Stopwatch.StartNew();
@@ -87,7 +97,7 @@ internal static class FineTuneLab
             headSeconds = watch.Elapsed.TotalSeconds;
             Console.WriteLine($"  starting head trained on pooled stage-4 features of {features.Rows} rows in {headSeconds:F1} s");
             return head;
-        }, options, progress);
+        }, options, progress, epochView: epochView);
         double tuneSeconds = clock.Elapsed.TotalSeconds;
         var start = result.History[0].Metrics;
         var best = result.History.First(h => h.Metrics.Epoch == result.BestEpoch).Metrics;

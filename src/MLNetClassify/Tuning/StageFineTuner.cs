@@ -65,6 +65,11 @@ internal sealed class StageFineTuner
         FeaturizerOptions? options = null, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default) =>
         StageMaps.Featurize(mlContext, backbone, FeaturizerGraph, From, InputShape, images, augmentedViews, seed, options, progress, cancellationToken);
 
+    /// <summary>The stage's inputs for one view of <paramref name="images"/> (<see cref="StageMaps.FeaturizeView"/>): a fresh random crop per epoch for <see cref="Tune(StageMaps, IReadOnlyList{int}, IReadOnlyList{int}, IReadOnlyList{int}, SoftmaxLayer, StageFineTuningOptions?, IProgress{StageEpochProgress}?, CancellationToken, Func{int, CancellationToken, StageMaps}?)"/>.</summary>
+    public StageMaps FeaturizeView(MLContext mlContext, BackboneSpec backbone, IReadOnlyList<ImageSource> images, int view, int seed,
+        FeaturizerOptions? options = null, CancellationToken cancellationToken = default) =>
+        StageMaps.FeaturizeView(mlContext, backbone, FeaturizerGraph, From, InputShape, images, view, seed, options, cancellationToken);
+
     /// <summary>
     /// The untuned stage's globally pooled output for <paramref name="rows"/> of <paramref name="maps"/>: the featurizer
     /// graph's features (up to the float16 storage of the maps), to train the starting head on.
@@ -102,7 +107,8 @@ internal sealed class StageFineTuner
     /// (all views, in view blocks: features, labels, views), then fine-tunes stage and head.
     /// </summary>
     public StageFineTuningResult Tune(StageMaps maps, IReadOnlyList<int> labels, Func<FeatureMatrix, int[], int, SoftmaxLayer> trainHead,
-        StageFineTuningOptions? options = null, IProgress<StageEpochProgress>? progress = null, CancellationToken cancellationToken = default)
+        StageFineTuningOptions? options = null, IProgress<StageEpochProgress>? progress = null, CancellationToken cancellationToken = default,
+        Func<int, CancellationToken, StageMaps>? epochView = null)
     {
         ArgumentNullException.ThrowIfNull(maps);
         ArgumentNullException.ThrowIfNull(trainHead);
@@ -111,7 +117,7 @@ internal sealed class StageFineTuner
         var (train, validation) = Holdout.Split(labels, options.ValidationFraction, options.Training.Seed);
         var rows = Enumerable.Range(0, maps.Views).SelectMany(v => train.Select(i => v * maps.Images + i)).ToArray();
         var head = trainHead(Pool(maps, rows, options.Training.IntraOpThreads, cancellationToken), rows.Select(r => labels[r % maps.Images]).ToArray(), maps.Views);
-        return Tune(maps, labels, train, validation, head, options, progress, cancellationToken);
+        return Tune(maps, labels, train, validation, head, options, progress, cancellationToken, epochView);
     }
 
     /// <summary>
@@ -119,10 +125,16 @@ internal sealed class StageFineTuner
     /// epoch by the loss on the plain view of <paramref name="validationImages"/> (never trained on); the best epoch's
     /// weights are returned, the head-only start's when no epoch beat it.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="epochView"/>, each epoch e also trains on the training images' rows of the one-view maps
+    /// <c>epochView(e)</c> returns (same images in the same order as <paramref name="maps"/>), dropped after the epoch:
+    /// a fresh augmentation per epoch without holding every epoch's maps.
+    /// </remarks>
     /// <exception cref="ArgumentException">Sizes disagree, an image is in both lists, or a label is not a class of the head.</exception>
     /// <exception cref="OperationCanceledException">Cancelled between batches.</exception>
     public StageFineTuningResult Tune(StageMaps maps, IReadOnlyList<int> labels, IReadOnlyList<int> trainImages, IReadOnlyList<int> validationImages,
-        SoftmaxLayer head, StageFineTuningOptions? options = null, IProgress<StageEpochProgress>? progress = null, CancellationToken cancellationToken = default)
+        SoftmaxLayer head, StageFineTuningOptions? options = null, IProgress<StageEpochProgress>? progress = null, CancellationToken cancellationToken = default,
+        Func<int, CancellationToken, StageMaps>? epochView = null)
     {
         ArgumentNullException.ThrowIfNull(maps);
         ArgumentNullException.ThrowIfNull(head);
@@ -134,8 +146,11 @@ internal sealed class StageFineTuner
             throw new ArgumentException($"The head takes {head.Features} features; the stage gives {OutputChannels}.", nameof(head));
         if (trainImages.Count == 0 || validationImages.Count == 0 || trainImages.Intersect(validationImages).Any())
             throw new ArgumentException("Training and validation images must both be given, and apart.", nameof(validationImages));
-        var rowLabels = Enumerable.Range(0, maps.Rows).Select(r => labels[r % maps.Images]).ToArray();
-        var order = Enumerable.Range(0, maps.Views).SelectMany(v => trainImages.Select(i => v * maps.Images + i)).ToArray();
+        int extraRows = epochView is null ? 0 : maps.Images;
+        var rowLabels = Enumerable.Range(0, maps.Rows + extraRows).Select(r => labels[r % maps.Images]).ToArray();
+        var baseOrder = Enumerable.Range(0, maps.Views).SelectMany(v => trainImages.Select(i => v * maps.Images + i));
+        var epochRows = trainImages.Select(i => maps.Rows + i);
+        var order = (epochView is null ? baseOrder : options.EpochViewOnly ? epochRows : baseOrder.Concat(epochRows)).ToArray();
         var validationRows = validationImages.ToArray();
 
         using var trainer = new TailTrainer(TailGraph.FromModel(TailGraph.WithHead(Stage, OutputChannels, head.Weights, head.Bias), InputShape), options.Training);
@@ -155,7 +170,16 @@ internal sealed class StageFineTuner
             var epochStart = clock.Elapsed;
             rng.Shuffle(order);
             float rate = scale(step);
-            var (loss, accuracy) = trainer.TrainPass(maps.Read, rowLabels, order, scale, ref step, cancellationToken);
+            TailRowReader read = maps.Read;
+            if (epochView is not null)
+            {
+                var extra = epochView(epoch, cancellationToken);
+                if (extra.Images != maps.Images || extra.Views != 1 || extra.Values != maps.Values)
+                    throw new ArgumentException($"The epoch's view holds {extra.Images} images × {extra.Views} views; one view of the {maps.Images} images was expected.", nameof(epochView));
+                read = (row, destination) => { if (row < maps.Rows) maps.Read(row, destination); else extra.Read(row - maps.Rows, destination); };
+            }
+            var (loss, accuracy) = trainer.TrainPass(read, rowLabels, order, scale, ref step, cancellationToken);
+            read = maps.Read; // the epoch's view is dropped
             var (validationLoss, validationAccuracy) = trainer.Evaluate(maps.Read, rowLabels, validationRows, cancellationToken: cancellationToken);
             bool isBest = stopping.Report(epoch, validationLoss);
             if (isBest)

@@ -126,6 +126,32 @@ internal sealed class StageMaps
         return new StageMaps(blocks, readable.Count, shape) { SourceIndices = readable, Skipped = skipped, CacheHits = hits };
     }
 
+    /// <summary>
+    /// One view (<paramref name="view"/>, as in <see cref="Featurize"/>) of each of <paramref name="images"/>, as maps of
+    /// one block: every image must be readable (they are those a plain featurization kept).
+    /// </summary>
+    /// <exception cref="InvalidDataException">An image could not be read in this view.</exception>
+    public static StageMaps FeaturizeView(MLContext mlContext, BackboneSpec backbone, byte[] featurizerGraph, string map, int[] shape,
+        IReadOnlyList<ImageSource> images, int view, int seed, FeaturizerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        using var featurizer = new ImageFeaturizer(mlContext, backbone, StageGraphs.CutAt(featurizerGraph, map, shape), options, halfCache: true);
+        int values = shape.Aggregate(1, (p, d) => p * d), hits = 0;
+        var block = new Half[(long)images.Count * values];
+        for (int start = 0; start < images.Count; start += Chunk)
+        {
+            var chunk = images.Skip(start).Take(Chunk).ToList();
+            var result = featurizer.FeaturizeView(chunk, view, seed, null, cancellationToken);
+            if (result.Skipped.Count > 0)
+                throw new InvalidDataException($"{result.Skipped[0].Source}: not readable in view {view}: {result.Skipped[0].Reason}");
+            hits += result.CacheHits;
+            for (int r = 0; r < result.Features.Rows; r++)
+                TensorPrimitives.ConvertToHalf(result.Features.Row(r), block.AsSpan((start + r) * values, values));
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        }
+        return new StageMaps([block], images.Count, shape) { SourceIndices = Enumerable.Range(0, images.Count).ToArray(), CacheHits = hits };
+    }
+
     /// <summary>Images per featurizer call: 128 float32 maps of ResNet18's stage 3 are 25 MB.</summary>
     private const int Chunk = 128;
 }

@@ -75,6 +75,31 @@ public class StageFineTunerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Tune_EpochView_FetchedOncePerEpoch_AWrongSizedOneSaysWhy()
+    {
+        var (tuner, images, _) = Setup(4);
+        var labels = images.Select(i => i.Label == images[0].Label ? 0 : 1).ToArray();
+        var sources = images.Select(i => ImageSource.FromFile(i.ImagePath)).ToList();
+        var maps = tuner.Featurize(new MLContext(1), BackboneCatalog.ResNet18, sources, 0, 1);
+        var head = new MLNetClassify.Learning.SoftmaxLayer(new float[2 * 512], new float[2], 512);
+        var options = new StageFineTuningOptions { EarlyStoppingPatience = 5, Training = new() { Epochs = 2, BatchSize = 4 } };
+        var fetched = new List<int>();
+        var result = tuner.Tune(maps, labels, [0, 1, 2, 3, 4, 5], [6, 7], head, options, epochView: (epoch, token) =>
+        {
+            fetched.Add(epoch);
+            var view = tuner.FeaturizeView(new MLContext(1), BackboneCatalog.ResNet18, sources, 1 + epoch, 1, cancellationToken: token);
+            Assert.Equal((maps.Images, 1), (view.Images, view.Views));
+            return view;
+        });
+        Assert.Equal([1, 2], fetched);
+        Assert.Equal(3, result.History.Count);
+
+        var e = Assert.Throws<ArgumentException>(() => tuner.Tune(maps, labels, [0, 1, 2, 3, 4, 5], [6, 7], head, options,
+            epochView: (_, _) => tuner.FeaturizeView(new MLContext(1), BackboneCatalog.ResNet18, sources.Take(3).ToList(), 2, 1)));
+        Assert.Contains("one view of the 8 images was expected", e.Message);
+    }
+
+    [Fact]
     public void ResNet18_GraphAtAnotherSize_SaysWhy()
     {
         var e = Assert.Throws<ArgumentException>(() => StageFineTuner.ResNet18(FeaturizerGraph.Build(BackboneCatalog.ResNet18AtSize(160))));
