@@ -98,10 +98,4 @@ internal static class Output
             Console.Error.WriteLine($"  {label}: {p.Done}/{p.Total} images, {p.ImagesPerSecond:F1} img/s");
         });
     }
-
-    /// <summary>An IProgress that reports on the calling thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

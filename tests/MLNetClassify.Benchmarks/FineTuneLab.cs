@@ -132,9 +132,4 @@ internal static class FineTuneLab
         process.Refresh();
         return process.PeakWorkingSet64;
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -39,15 +39,18 @@ internal sealed partial record ClassifierModel(ClassifierTrunk Trunk, SoftmaxLay
     /// chain with other steps, a model from elsewhere: score those through their own ML.NET steps).
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <param name="mlContext">The ML.NET context.</param>
+    /// <param name="modelPath">The zip.</param>
+    /// <param name="loaded">The zip already loaded with ML.NET, when the caller has it; otherwise it is loaded (and released) here if needed.</param>
     /// <exception cref="InvalidDataException">The file is damaged, or not an ML.NET model zip.</exception>
-    public static ClassifierModel? TryRead(MLContext mlContext, string modelPath)
+    public static ClassifierModel? TryRead(MLContext mlContext, string modelPath, ITransformer? loaded = null)
     {
         if (TryReadRecorded(modelPath) is { } recorded)
             return recorded;
         if (ModelFiles.ReadFeaturizerGraph(modelPath) is not { } trunk)
             return null;
-        var model = ModelFiles.Load(mlContext, modelPath);
-        using var release = model as IDisposable;
+        var model = loaded ?? ModelFiles.Load(mlContext, modelPath);
+        using var release = loaded is null ? model as IDisposable : null;
         try
         {
             return FromChain(mlContext, model, trunk, out _) is { } read ? read with { TrainedImages = ModelFiles.ReadTrainedImages(modelPath) } : null;

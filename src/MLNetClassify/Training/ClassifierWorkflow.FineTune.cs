@@ -115,10 +115,4 @@ public static partial class ClassifierWorkflow
     private static bool StoresHalf(byte[] graph) =>
         global::Onnx.ModelProto.Parser.ParseFrom(graph).Graph.Node.Any(n => n.OpType == "Constant"
             && n.Attribute.Any(a => a.T is { DataType: (int)global::Onnx.TensorProto.Types.DataType.Float16 }));
-
-    /// <summary>An IProgress that reports on the caller's thread, in order.</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

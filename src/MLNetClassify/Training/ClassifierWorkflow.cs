@@ -212,9 +212,7 @@ public static partial class ClassifierWorkflow
         ArgumentOutOfRangeException.ThrowIfGreaterThan(testTimeViews, 16);
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(model);
-        var classifier = ClassifierModel.TryReadRecorded(modelPath)
-            ?? (ModelFiles.ReadFeaturizerGraph(modelPath) is { } trunk ? ClassifierModel.FromChain(mlContext, model, trunk, out _) : null);
-        if (classifier is not null)
+        if (ClassifierModel.TryRead(mlContext, modelPath, model) is { } classifier)
             return EvaluateSaved(mlContext, classifier, modelPath, images, featurizerOptions, testTimeViews, seed, cancellationToken);
         return testTimeViews == 1
             ? Evaluate(mlContext, model, images, cancellationToken)

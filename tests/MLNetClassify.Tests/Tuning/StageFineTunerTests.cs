@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetClassify.Learning;
 using MLNetClassify.Backbones;
 using MLNetClassify.Data;
 using MLNetClassify.Heads;
@@ -11,11 +12,6 @@ namespace MLNetClassify.Tests.Tuning;
 
 public class StageFineTunerTests(ITestOutputHelper output)
 {
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
-
     private static (StageFineTuner Tuner, IReadOnlyList<LabeledImage> Images, string Cache) Setup(int perClass)
     {
         var dir = TestPaths.NewTempDirectory();

@@ -56,7 +56,7 @@ public class TailTrainerTests(ITestOutputHelper output)
             Epochs = 8, BatchSize = 32, Optimizer = optimizer, HeadLearningRate = headRate, ConvLearningRate = convRate, IntraOpThreads = 1,
         });
         var reported = new List<EpochMetrics>();
-        var history = trainer.Train(x, labels, new SyncProgress(reported.Add));
+        var history = trainer.Train(x, labels, new SyncProgress<EpochMetrics>(reported.Add));
         foreach (var e in history) output.WriteLine($"epoch {e.Epoch}: loss {e.TrainLoss:F4}, accuracy {e.TrainAccuracy:P1}");
         Assert.Equal(history, reported);
         Assert.True(history[^1].TrainLoss < 0.7 * history[0].TrainLoss, "the training loss did not fall by 30%");
@@ -99,10 +99,5 @@ public class TailTrainerTests(ITestOutputHelper output)
         Assert.Contains("outside", Assert.Throws<ArgumentException>(() => trainer.Train(x, [.. labels[..7], Classes])).Message);
         x[5] = float.NaN;
         Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => trainer.Train(x, labels)).Message);
-    }
-
-    private sealed class SyncProgress(Action<EpochMetrics> report) : IProgress<EpochMetrics>
-    {
-        public void Report(EpochMetrics value) => report(value);
     }
 }
