@@ -246,12 +246,13 @@ public sealed class ImageClassificationCatalog
 
     /// <summary>
     /// A thread-safe scorer for services over the model zip at <paramref name="modelPath"/>: up to
-    /// <paramref name="maxEngines"/> prediction engines (0: one per core) shared by all callers, images decoded as
-    /// training decoded them, <see cref="ImageClassifierPool.Reload"/> for a new version of the zip. Dispose it to
-    /// release the model's ONNX sessions.
+    /// <paramref name="maxEngines"/> images scored at once (0: one per core) for all callers, images decoded as
+    /// training decoded them, <see cref="ImageClassifierPool.Reload"/> for a new version of the zip. A classifier zip
+    /// of the library's is scored through one shared ONNX Runtime session; any other zip through that many ML.NET
+    /// prediction engines. Dispose it to release the model's ONNX sessions.
     /// </summary>
     /// <param name="modelPath">A zip saved by this library (loaded with stock ML.NET).</param>
-    /// <param name="maxEngines">The most engines alive at once; callers beyond it wait.</param>
+    /// <param name="maxEngines">The most images scored at once (and engines alive); callers beyond it wait.</param>
     /// <param name="maxPixels">Images with more pixels are refused from their header.</param>
     /// <exception cref="FileNotFoundException">No such model file.</exception>
     /// <exception cref="InvalidDataException">The file is not a model zip, an entry of it is damaged (named), or the model cannot score images.</exception>

@@ -223,5 +223,6 @@ public sealed partial class ImageFeaturizer : IDisposable
         _disposed = true;
         _session.Dispose();
         _runOptions.Dispose();
+        _oneReaders?.Dispose();
     }
 }

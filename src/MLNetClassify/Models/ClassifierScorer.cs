@@ -83,6 +83,13 @@ internal sealed class ClassifierScorer : IDisposable
         return new ScoredImages(probabilities, featurized.SourceIndices, featurized);
     }
 
+    /// <summary>
+    /// Class probabilities (class order) of one image, or null with why in <paramref name="problem"/>: read on the calling
+    /// thread, a trunk pass of its own, then the tail. Safe to call from many threads at once (a service's requests).
+    /// </summary>
+    public float[]? ScoreOne(ImageSource image, out string? problem) =>
+        _featurizer.FeaturizeOne(image, out problem) is { } features ? Model.Probabilities(features) : null;
+
     /// <summary>The tail's probabilities of each row of <paramref name="features"/> (float, widened to double).</summary>
     private double[][] Probabilities(FeatureMatrix features)
     {

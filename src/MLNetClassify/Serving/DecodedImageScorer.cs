@@ -18,7 +18,7 @@ namespace MLNetClassify.Serving;
 /// column the rest reads. A model without one (trained on in-memory images) is scored as it is, on decoded images
 /// fed to its input column. Not thread-safe, like the PredictionEngine it holds.
 /// </remarks>
-internal sealed class DecodedImageScorer : IDisposable
+internal sealed class DecodedImageScorer : IImageScorer
 {
     private readonly PredictionEngine<DecodedRow, ScoreRow> _engine;
     private readonly string? _imageFolder;

@@ -1,17 +1,21 @@
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetClassify.Featurization;
 using MLNetClassify.Images;
 using MLNetClassify.Models;
 
 namespace MLNetClassify.Serving;
 
 /// <summary>
-/// Thread-safe scoring of uploads for services: one model zip loaded once, a bounded pool of prediction engines over it
-/// (ML.NET's <see cref="PredictionEngine{TSrc, TDst}"/> is not thread-safe), each image decoded as training decoded it
-/// (upright, DCT-scaled, size-limited, truncation refused). <see cref="Reload"/> swaps in a new version of the zip
-/// while requests run: each prediction is made wholly by the old model or wholly by the new one, and the old one's
-/// ONNX sessions are released when its last request ends. Get one from <c>mlContext.ImageClassification().CreatePool</c>.
+/// Thread-safe scoring of uploads for services: one model zip loaded once, each image decoded as training decoded it
+/// (upright, DCT-scaled, size-limited, truncation refused). A classifier zip of the library's is scored through its one
+/// scoring path, one ONNX Runtime session shared by every request (the trunk, then the softmax tail), without loading
+/// ML.NET's chain; any other zip (a pixel perceptron, a chain with other steps) through a bounded pool of ML.NET
+/// prediction engines (<see cref="PredictionEngine{TSrc, TDst}"/> is not thread-safe). <see cref="Reload"/> swaps in a
+/// new version of the zip while requests run: each prediction is made wholly by the old model or wholly by the new one,
+/// and the old one's ONNX sessions are released when its last request ends. Get one from
+/// <c>mlContext.ImageClassification().CreatePool</c>.
 /// </summary>
 public sealed class ImageClassifierPool : IDisposable
 {
@@ -38,20 +42,20 @@ public sealed class ImageClassifierPool : IDisposable
     /// <summary>The model zip this pool loads (and reloads).</summary>
     public string ModelPath { get; }
 
-    /// <summary>The most engines alive at once; callers beyond it wait for one.</summary>
+    /// <summary>The most predictions running at once (and engines alive, for zips scored through ML.NET); callers beyond it wait.</summary>
     public int MaxEngines { get; }
 
     /// <summary>The current model's class names, in score order.</summary>
     /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
     public IReadOnlyList<string> ClassNames => (Volatile.Read(ref _current) ?? throw Disposed()).Classes;
 
-    /// <summary>Engines made so far, over every model version (tests: never more alive than <see cref="MaxEngines"/>).</summary>
+    /// <summary>Engines made so far, over every model version (a classifier model's shared scorer counts as one; tests: never more alive than <see cref="MaxEngines"/>).</summary>
     internal int EnginesCreated => Volatile.Read(ref _enginesCreated);
 
     /// <summary>Engines not yet disposed.</summary>
     internal int EnginesAlive => Volatile.Read(ref _enginesAlive);
 
-    /// <summary>Scores the image file at <paramref name="imagePath"/>.</summary>
+    /// <summary>Scores the image file at <paramref name="imagePath"/> (a relative path is taken from the current directory, or from the image folder of an ML.NET chain's loader).</summary>
     /// <exception cref="InvalidDataException">The file cannot be used (missing, not an image, over the pixel limit, cut short); the message names it and says why.</exception>
     /// <exception cref="ObjectDisposedException">The pool is disposed.</exception>
     public ImagePrediction Predict(string imagePath)
@@ -117,7 +121,7 @@ public sealed class ImageClassifierPool : IDisposable
         old?.Leave();
     }
 
-    private ImagePrediction Run(Func<DecodedImageScorer, (float[]? Score, string? Problem)> score, Func<string, string> refusal)
+    private ImagePrediction Run(Func<IImageScorer, (float[]? Score, string? Problem)> score, Func<string, string> refusal)
     {
         _slots.Wait();
         try
@@ -125,10 +129,10 @@ public sealed class ImageClassifierPool : IDisposable
             var generation = Enter();
             try
             {
-                var scorer = generation.Engines.Get();
+                var scorer = generation.Rent();
                 (float[]? Score, string? Problem) result;
                 try { result = score(scorer); }
-                finally { generation.Engines.Return(scorer); }
+                finally { generation.Return(scorer); }
                 if (result.Score is null)
                     throw new InvalidDataException(refusal(result.Problem!));
                 int best = Array.IndexOf(result.Score, result.Score.Max());
@@ -157,12 +161,30 @@ public sealed class ImageClassifierPool : IDisposable
 
     private Generation Load()
     {
+        // A classifier zip of the library's: its model, read without ML.NET when the head record is intact.
+        if (ClassifierModel.TryRead(_mlContext, ModelPath) is { } classifier)
+        {
+            var options = new FeaturizerOptions
+            {
+                MaxImagePixels = _decoding.MaxPixels,
+                AcceptIncompleteImages = _decoding.AcceptIncomplete,
+                // Single-threaded session calls, one per request at once (servelab: more requests/s under load than one call on every core)
+            };
+            try
+            {
+                return new Generation(this, new SharedClassifierScorer(new ClassifierScorer(_mlContext, classifier, ModelPath, options), _decoding), classifier.Classes);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"{ModelPath} loads, but cannot score images: {e.Message}", e);
+            }
+        }
         var model = ModelFiles.Load(_mlContext, ModelPath, out var schema);
         try
         {
             var generation = new Generation(this, model, schema, ModelInfo.Classes(_mlContext, model));
             // Its first engine now: a zip that loads but cannot score images (no image column, no class names) is refused here.
-            generation.Engines.Return(generation.Engines.Get());
+            generation.Return(generation.Rent());
             return generation;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException)
@@ -174,24 +196,41 @@ public sealed class ImageClassifierPool : IDisposable
 
     private ObjectDisposedException Disposed() => new(nameof(ImageClassifierPool), $"The pool over {ModelPath} is disposed.");
 
-    /// <summary>One loaded version of the model, its engines, and how many holders it has (the pool, and running predictions).</summary>
+    /// <summary>One loaded version of the model, what scores with it, and how many holders it has (the pool, and running predictions).</summary>
     private sealed class Generation : IPooledObjectPolicy<DecodedImageScorer>
     {
         private readonly ImageClassifierPool _owner;
-        private readonly ITransformer _model;
-        private readonly Microsoft.ML.DataViewSchema _schema;
+        private readonly ITransformer? _model;
+        private readonly Microsoft.ML.DataViewSchema? _schema;
+        private readonly SharedClassifierScorer? _shared;
+        private readonly ObjectPool<DecodedImageScorer>? _engines;
         private int _holders = 1;
 
+        /// <summary>A classifier model: one scorer for every request.</summary>
+        public Generation(ImageClassifierPool owner, SharedClassifierScorer shared, IReadOnlyList<string> classes)
+        {
+            (_owner, _shared, Classes) = (owner, shared, classes);
+            Interlocked.Increment(ref owner._enginesCreated);
+            Interlocked.Increment(ref owner._enginesAlive);
+        }
+
+        /// <summary>Another ML.NET chain: engines made as requests need them.</summary>
         public Generation(ImageClassifierPool owner, ITransformer model, Microsoft.ML.DataViewSchema schema, IReadOnlyList<string> classes)
         {
             (_owner, _model, _schema, Classes) = (owner, model, schema, classes);
             // At most MaxEngines are in use at once (the pool's slots), so at most that many are ever made or kept.
-            Engines = new DefaultObjectPoolProvider { MaximumRetained = owner.MaxEngines }.Create(this);
+            _engines = new DefaultObjectPoolProvider { MaximumRetained = owner.MaxEngines }.Create(this);
         }
 
         public IReadOnlyList<string> Classes { get; }
 
-        public ObjectPool<DecodedImageScorer> Engines { get; }
+        /// <summary>A scorer for one prediction; give it back with <see cref="Return"/>.</summary>
+        public IImageScorer Rent() => _shared ?? (IImageScorer)_engines!.Get();
+
+        public void Return(IImageScorer scorer)
+        {
+            if (scorer is DecodedImageScorer engine) _engines!.Return(engine);
+        }
 
         public bool TryEnter()
         {
@@ -208,15 +247,21 @@ public sealed class ImageClassifierPool : IDisposable
         public void Leave()
         {
             if (Interlocked.Decrement(ref _holders) != 0) return;
-            (Engines as IDisposable)?.Dispose(); // disposes the engines it keeps
-            (_model as IDisposable)?.Dispose();  // the ONNX sessions
+            if (_shared is not null)
+            {
+                _shared.Dispose(); // its ONNX session
+                Interlocked.Decrement(ref _owner._enginesAlive);
+                return;
+            }
+            (_engines as IDisposable)?.Dispose(); // disposes the engines it keeps
+            (_model as IDisposable)?.Dispose();   // the ONNX sessions
         }
 
         DecodedImageScorer IPooledObjectPolicy<DecodedImageScorer>.Create()
         {
             Interlocked.Increment(ref _owner._enginesCreated);
             Interlocked.Increment(ref _owner._enginesAlive);
-            return new DecodedImageScorer(_owner._mlContext, _model, _owner._decoding, _schema, () => Interlocked.Decrement(ref _owner._enginesAlive));
+            return new DecodedImageScorer(_owner._mlContext, _model!, _owner._decoding, _schema, () => Interlocked.Decrement(ref _owner._enginesAlive));
         }
 
         bool IPooledObjectPolicy<DecodedImageScorer>.Return(DecodedImageScorer obj) => true;

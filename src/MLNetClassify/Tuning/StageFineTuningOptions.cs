@@ -12,12 +12,10 @@ internal sealed record StageFineTuningOptions
 {
     /// <summary>Optimizer, rates, weight decay, batch, epochs (the most run), device and threads.</summary>
     /// <remarks>
-    /// Rates: the least harmful of those tried on intel-scenes' validation rows (FineTuneLab "valid": 75 % of the training
-    /// rows train, 25 % score; Adam conv/head 1e-4/1e-4, 3e-5/3e-5 with and without mixup, 3e-6/1e-5). None lowered the
-    /// validation loss below the head-only start, so early stopping keeps the start there. Training each epoch on a fresh
-    /// random crop alone (<see cref="EpochViewOnly"/>, Tune's epoch view; FineTuneLab "crops croponly", 2026-12-05, 2-core
-    /// AMD EPYC) at conv/head 3e-5/1e-4, 1e-5/1e-4 or 3e-5/1e-5 scored log-loss 0.2443-0.2448 on the quarter against 0.2554
-    /// head-only (0.2569 the fine-tune's own start), accuracy 0.9007-0.9053 against 0.8938: a small gain on one split, not the default.
+    /// Rates: the least harmful of those tried on intel-scenes' validation rows drawn from its training rows; none lowered
+    /// the validation loss below the head-only start, so early stopping keeps the start there. Training each epoch on a
+    /// fresh random crop alone (<see cref="EpochViewOnly"/>) gave a small gain on one split and is not the default.
+    /// docs/fine-tuning.md has the rates tried, the figures, the machine and the commands.
     /// </remarks>
     public TailTrainingOptions Training { get; init; } = new()
     {

@@ -43,6 +43,28 @@ public class ClassifierScorerTests(LogoModelFixture fixture)
     }
 
     [Fact]
+    public void ThePool_ScoresAClassifierZipThroughOneSharedScorer_AsTheSavedChain_Within1e5_FromFourThreads()
+    {
+        var ml = new MLContext(1);
+        var expected = ChainScores(ml, out _);
+        var paths = fixture.Split.Test.Select(i => i.ImagePath).ToList();
+        using var pool = ml.ImageClassification().CreatePool(fixture.ModelPath, maxEngines: 4);
+        var worst = new double[4];
+        Parallel.For(0, 4, t =>
+        {
+            for (int n = 0; n < 3 * paths.Count; n++)
+            {
+                int i = (n + 5 * t) % paths.Count;
+                var scores = pool.Predict(paths[i]).Scores;
+                for (int k = 0; k < scores.Count; k++)
+                    worst[t] = Math.Max(worst[t], Math.Abs(scores[k] - expected[i][k]));
+            }
+        });
+        Assert.True(worst.Max() <= 1e-5, $"largest probability difference {worst.Max():E2}");
+        Assert.Equal(1, pool.EnginesCreated); // one scorer, one ONNX Runtime session, for every thread
+    }
+
+    [Fact]
     public void Metrics_EqualMlNetsEvaluator_OnTheSameScores()
     {
         var ml = new MLContext(1);
@@ -86,6 +108,13 @@ public class ClassifierScorerTests(LogoModelFixture fixture)
         Assert.False(saved.Batched);
         Assert.Equal(rowByRow.Accuracy, saved.Accuracy);
         Assert.Equal(rowByRow.LogLoss, saved.LogLoss);
+
+        // The pool scores such a zip through ML.NET's engines over its own chain, as the row-by-row path does.
+        var loaded = ModelFiles.Load(ml, path, out var schema);
+        using var engine = new DecodedImageScorer(ml, loaded, inputSchema: schema);
+        using var pool = ml.ImageClassification().CreatePool(path, maxEngines: 2);
+        foreach (var image in fixture.Split.Test.Take(4))
+            Assert.Equal(engine.Score(image.ImagePath).Score, pool.Predict(image.ImagePath).Scores);
     }
 }
 
